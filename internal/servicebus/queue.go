@@ -102,7 +102,7 @@ type Queue struct {
 	now         func() time.Time
 
 	// Run's tuning, replaced by tests.
-	renewFloor     time.Duration                // shortest wait between lock renewals
+	renewFloor     time.Duration // shortest wait between lock renewals
 	receiveBackoff func(failures int) time.Duration
 
 	closeOnce sync.Once
@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	})
 	q.client = client
 	q.log.Info("service bus queue configured (connects on first use)",
-		"namespace", r.namespace, "queue", r.QueueName, "auth", mode, "setting", r.setting())
+		"namespace", r.namespace, "auth", mode, "setting", r.setting())
 	return q, nil
 }
 
