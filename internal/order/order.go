@@ -170,7 +170,7 @@ type Shipment struct {
 	Items          []ShipmentItem `json:"items,omitempty"` // nil: everything open at the location
 	ReportedAt     time.Time      `json:"reportedAt"`
 	// ShopifyFulfillmentID is set once the Shopify fulfillment exists.
-	ShopifyFulfillmentID string `json:"shopifyFulfillmentId,omitempty"`
+	ShopifyFulfillmentID string   `json:"shopifyFulfillmentId,omitempty"`
 	Notes                []string `json:"notes,omitempty"`
 }
 
