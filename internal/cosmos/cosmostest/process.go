@@ -1,0 +1,239 @@
+package cosmostest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// pinnedPackageVersion is the @vercel/cosmosdb-server version server.js is written against.
+const pinnedPackageVersion = "1.0.1"
+
+const (
+	startTimeout = 30 * time.Second
+	npmTimeout   = 5 * time.Minute
+	lockStale    = 10 * time.Minute
+)
+
+// errNodeMissing marks a machine without Node.js; only then may tests skip
+// (and only when COSMOS_TEST_OPTIONAL=1).
+var errNodeMissing = errors.New("node (Node.js >= 20) is not on PATH; the Cosmos DB simulator in tools/cosmos-server needs it")
+
+// repoRoot walks up from the working directory to the directory holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find repository root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// serverDir returns tools/cosmos-server of this repository.
+func serverDir() (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "tools", "cosmos-server"), nil
+}
+
+// ensurePackage runs `npm ci` in dir unless node_modules already holds the
+// pinned package. Concurrent test binaries (go test ./... runs packages in
+// parallel) serialise on a lock directory so only one of them installs.
+func ensurePackage(dir string) error {
+	if packageInstalled(dir) {
+		return nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return fmt.Errorf("%s/node_modules is missing and npm is not on PATH: run `npm ci` there: %w", dir, err)
+	}
+	unlock, err := lockDir(filepath.Join(dir, ".npm-ci.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if packageInstalled(dir) { // another process installed it while we waited
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), npmTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("npm ci in %s: %w\n%s", dir, err, out)
+	}
+	if !packageInstalled(dir) {
+		return fmt.Errorf("npm ci in %s did not install @vercel/cosmosdb-server %s", dir, pinnedPackageVersion)
+	}
+	return nil
+}
+
+func packageInstalled(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "@vercel", "cosmosdb-server", "package.json"))
+	if err != nil {
+		return false
+	}
+	var pkg struct {
+		Version string `json:"version"`
+	}
+	return json.Unmarshal(b, &pkg) == nil && pkg.Version == pinnedPackageVersion
+}
+
+// lockDir takes an exclusive lock by creating path (mkdir is atomic). A lock
+// older than lockStale is considered abandoned and removed.
+func lockDir(path string) (func(), error) {
+	deadline := time.Now().Add(npmTimeout + time.Minute)
+	for {
+		err := os.Mkdir(path, 0o755)
+		if err == nil {
+			return func() { _ = os.Remove(path) }, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if st, serr := os.Stat(path); serr == nil && time.Since(st.ModTime()) > lockStale {
+			_ = os.Remove(path)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("lock %s: still held after %s (remove it if no npm ci is running)", path, npmTimeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// process is a running server.js.
+type process struct {
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser // held open: server.js exits when it closes
+	endpoint string
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// startProcess launches `node server.js --port 0 ...` and waits for the line
+// announcing its endpoint.
+func startProcess(args ...string) (*process, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, errNodeMissing
+	}
+	dir, err := serverDir()
+	if err != nil {
+		return nil, err
+	}
+	if err := ensurePackage(dir); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(node, append([]string{filepath.Join(dir, "server.js"), "--port", "0", "--host", "127.0.0.1", "--exit-on-stdin-eof"}, args...)...)
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start cosmos simulator: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start cosmos simulator: %w", err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start cosmos simulator: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start cosmos simulator: %w", err)
+	}
+	p := &process{cmd: cmd, stdin: stdin, done: make(chan struct{})}
+
+	var errTail tailBuffer
+	go func() {
+		// Forward the simulator's errors (e.g. a 500's stack) to the test output.
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			errTail.add(sc.Text())
+			fmt.Fprintln(os.Stderr, "cosmos-server:", sc.Text())
+		}
+	}()
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			if ep, ok := strings.CutPrefix(line, "COSMOS_ENDPOINT="); ok {
+				ep, _, _ = strings.Cut(ep, " ")
+				ready <- ep
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+
+	select {
+	case p.endpoint = <-ready:
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("cosmos simulator exited during start-up: %s", errTail.String())
+	case <-time.After(startTimeout):
+		p.stop()
+		return nil, fmt.Errorf("cosmos simulator did not announce its endpoint within %s: %s", startTimeout, errTail.String())
+	}
+}
+
+// stop ends the process (closing stdin asks it to exit; kill if it lingers).
+func (p *process) stop() {
+	p.stopOnce.Do(func() {
+		_ = p.stdin.Close()
+		select {
+		case <-p.done:
+		case <-time.After(2 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+}
+
+// tailBuffer keeps the last lines of the simulator's stderr for error messages.
+type tailBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *tailBuffer) add(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, s)
+	if len(b.lines) > 20 {
+		b.lines = b.lines[1:]
+	}
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.lines) == 0 {
+		return "(no output)"
+	}
+	return strings.Join(b.lines, "\n")
+}
