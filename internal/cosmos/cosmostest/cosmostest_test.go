@@ -25,7 +25,7 @@ type doc struct {
 	PK     string `json:"pk,omitempty"`
 	Status string `json:"status,omitempty"`
 	N      int    `json:"n"`
-	Tags   []int  `json:"tags,omitempty"`
+	Tags   []int  `json:"tags,omitzero"`
 	TTL    *int   `json:"ttl,omitempty"`
 }
 
@@ -586,5 +586,105 @@ func TestTTL(t *testing.T) {
 	}
 	if _, _, ok := read(t, c, "forever", "forever"); !ok {
 		t.Fatal("item without ttl expired")
+	}
+}
+
+// queryRaw runs a query to the end and returns each result as compact JSON.
+func queryRaw(t *testing.T, c *cosmostest.Container, q string, key azcosmos.PartitionKey, o *azcosmos.QueryOptions) ([]string, error) {
+	t.Helper()
+	var out []string
+	pager := c.NewQueryItemsPager(q, key, o)
+	for pager.More() {
+		page, err := pager.NextPage(ctx(t))
+		if err != nil {
+			return out, err
+		}
+		for _, raw := range page.Items {
+			out = append(out, string(raw))
+		}
+	}
+	return out, nil
+}
+
+// TestQueryFeatures documents which query features the simulator serves, for
+// the authors of Cosmos-backed stores. Rows marked simulatorOnly differ from
+// real Cosmos and are skipped when COSMOS_TEST_ENDPOINT is set.
+func TestQueryFeatures(t *testing.T) {
+	t.Parallel()
+	srv := cosmostest.Start(t)
+	c := srv.NewContainer(t, cosmostest.WithPartitionKeyPath("/pk"))
+	for _, d := range []doc{
+		{ID: "a1", PK: "A", Status: "open", N: 3, Tags: []int{1}},
+		{ID: "a2", PK: "A", Status: "done", N: 1},
+		{ID: "a3", PK: "A", Status: "open", N: 2, Tags: []int{}},
+		{ID: "b1", PK: "B", Status: "open", N: 5},
+	} {
+		create(t, c, d)
+	}
+	all := azcosmos.NewPartitionKey() // cross-partition
+	tests := []struct {
+		name          string
+		query         string
+		params        []azcosmos.QueryParameter
+		key           azcosmos.PartitionKey
+		cross         bool // key is the cross-partition marker: result order unspecified
+		page          int32
+		want          []string
+		wantStatus    int // expected error status instead of results
+		simulatorOnly bool
+	}{
+		{name: "ORDER BY", query: "SELECT VALUE c.id FROM c ORDER BY c.n DESC", key: pk("A"), want: []string{`"a1"`, `"a3"`, `"a2"`}},
+		{name: "ORDER BY paged with continuation", query: "SELECT VALUE c.id FROM c ORDER BY c.n", key: pk("A"), page: 1, want: []string{`"a2"`, `"a3"`, `"a1"`}},
+		{name: "TOP", query: "SELECT TOP 1 VALUE c.id FROM c ORDER BY c.n", key: pk("A"), want: []string{`"a2"`}},
+		{name: "parameters", query: "SELECT VALUE c.id FROM c WHERE c.status = @s ORDER BY c.id", params: []azcosmos.QueryParameter{{Name: "@s", Value: "done"}}, key: pk("A"), want: []string{`"a2"`}},
+		{name: "IS_DEFINED and ARRAY_LENGTH", query: "SELECT VALUE c.id FROM c WHERE IS_DEFINED(c.tags) AND ARRAY_LENGTH(c.tags) > 0", key: pk("A"), want: []string{`"a1"`}},
+		{name: "NOT IS_DEFINED", query: "SELECT VALUE c.id FROM c WHERE NOT IS_DEFINED(c.tags)", key: pk("A"), want: []string{`"a2"`}},
+		{name: "COUNT in a partition", query: "SELECT VALUE COUNT(1) FROM c WHERE c.status = 'open'", key: pk("A"), want: []string{`2`}},
+		{name: "cross-partition filter", query: "SELECT VALUE c.id FROM c WHERE c.status = 'open' AND c.n > 2", key: all, cross: true, want: []string{`"a1"`, `"b1"`}},
+		{name: "cross-partition ORDER BY refused like the gateway", query: "SELECT * FROM c ORDER BY c.n", key: all, wantStatus: 400},
+		{name: "cross-partition TOP refused like the gateway", query: "SELECT TOP 1 * FROM c", key: all, wantStatus: 400},
+		{name: "cross-partition COUNT refused like the gateway", query: "SELECT VALUE COUNT(1) FROM c", key: all, wantStatus: 400},
+		{name: "OFFSET LIMIT unsupported", query: "SELECT * FROM c OFFSET 0 LIMIT 1", key: pk("A"), wantStatus: 400, simulatorOnly: true},
+		{name: "DISTINCT unsupported", query: "SELECT DISTINCT VALUE c.status FROM c", key: pk("A"), wantStatus: 400, simulatorOnly: true},
+		{name: "GROUP BY unsupported", query: "SELECT c.status, COUNT(1) AS n FROM c GROUP BY c.status", key: pk("A"), wantStatus: 400, simulatorOnly: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.simulatorOnly {
+				srv.RequireSimulator(t)
+			}
+			got, err := queryRaw(t, c, tt.query, tt.key, &azcosmos.QueryOptions{QueryParameters: tt.params, PageSizeHint: tt.page})
+			if tt.wantStatus != 0 {
+				if statusOf(err) != tt.wantStatus {
+					t.Fatalf("error = %v (results %v), want status %d", err, got, tt.wantStatus)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.cross {
+				sort.Strings(got)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("results = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// --lenient-queries serves cross-partition ORDER BY (real gateway: 400).
+func TestLenientQueries(t *testing.T) {
+	t.Parallel()
+	srv := cosmostest.StartDedicated(t, cosmostest.Options{LenientQueries: true})
+	c := srv.NewContainer(t, cosmostest.WithPartitionKeyPath("/pk"))
+	create(t, c, doc{ID: "x", PK: "X", N: 2})
+	create(t, c, doc{ID: "y", PK: "Y", N: 1})
+	got, err := queryRaw(t, c, "SELECT VALUE c.id FROM c ORDER BY c.n", azcosmos.NewPartitionKey(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`"y"`, `"x"`}; !slices.Equal(got, want) {
+		t.Fatalf("results = %v, want %v", got, want)
 	}
 }
