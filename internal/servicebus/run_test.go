@@ -286,7 +286,9 @@ func TestRunShutdownGraceEnds(t *testing.T) {
 
 func TestRunReceiveErrors(t *testing.T) {
 	j := dispatchJob()
-	done := func(context.Context, order.Job, Delivery) order.Outcome { return order.Outcome{Kind: order.OutcomeDone} }
+	done := func(context.Context, order.Job, Delivery) order.Outcome {
+		return order.Outcome{Kind: order.OutcomeDone}
+	}
 
 	t.Run("transient errors are retried", func(t *testing.T) {
 		r := newFakeReceiver(0, received(t, j, 1))
