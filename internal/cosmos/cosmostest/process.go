@@ -1,7 +1,7 @@
 package cosmostest
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,7 +88,13 @@ func ensurePackage(dir string) error {
 	return nil
 }
 
+// packageInstalled reports whether npm finished installing the pinned
+// package. npm writes node_modules/.package-lock.json last, so its presence
+// distinguishes a complete install from one still running in another process.
 func packageInstalled(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err != nil {
+		return false
+	}
 	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "@vercel", "cosmosdb-server", "package.json"))
 	if err != nil {
 		return false
@@ -151,40 +157,30 @@ func startProcess(args ...string) (*process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start cosmos simulator: %w", err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("start cosmos simulator: %w", err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, fmt.Errorf("start cosmos simulator: %w", err)
-	}
+	// Writers (not StdoutPipe) so that cmd.Wait returns only after all output
+	// has been consumed: the error tail is complete when the process is gone.
+	ready := make(chan string, 1)
+	cmd.Stdout = &lineWriter{onLine: func(line string) {
+		if ep, ok := strings.CutPrefix(line, "COSMOS_ENDPOINT="); ok {
+			ep, _, _ = strings.Cut(ep, " ")
+			select {
+			case ready <- ep:
+			default:
+			}
+			return
+		}
+		fmt.Fprintln(os.Stdout, "cosmos-server:", line) // --verbose request log
+	}}
+	var errTail tailBuffer
+	cmd.Stderr = &lineWriter{onLine: func(line string) {
+		// Forward the simulator's errors (e.g. a 500's stack) to the test output.
+		errTail.add(line)
+		fmt.Fprintln(os.Stderr, "cosmos-server:", line)
+	}}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start cosmos simulator: %w", err)
 	}
 	p := &process{cmd: cmd, stdin: stdin, done: make(chan struct{})}
-
-	var errTail tailBuffer
-	go func() {
-		// Forward the simulator's errors (e.g. a 500's stack) to the test output.
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			errTail.add(sc.Text())
-			fmt.Fprintln(os.Stderr, "cosmos-server:", sc.Text())
-		}
-	}()
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			if ep, ok := strings.CutPrefix(line, "COSMOS_ENDPOINT="); ok {
-				ep, _, _ = strings.Cut(ep, " ")
-				ready <- ep
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
 	go func() {
 		_ = cmd.Wait()
 		close(p.done)
@@ -212,6 +208,27 @@ func (p *process) stop() {
 			<-p.done
 		}
 	})
+}
+
+// lineWriter calls onLine for every complete line written to it.
+type lineWriter struct {
+	mu     sync.Mutex
+	buf    []byte
+	onLine func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.onLine(strings.TrimRight(string(w.buf[:i]), "\r"))
+		w.buf = w.buf[i+1:]
+	}
 }
 
 // tailBuffer keeps the last lines of the simulator's stderr for error messages.
