@@ -49,7 +49,11 @@
  *        come to rely on a body the real service does not send.
  *        Create/Upsert/Replace whose document's partition key value differs
  *        from the x-ms-documentdb-partitionkey header answer 400 (as Cosmos);
- *        Replace whose body id differs from the URL id answers 400.
+ *        Replace whose body id differs from the URL id answers 400. Ids
+ *        with / \ ? # are refused on create/upsert (stricter than Cosmos,
+ *        which accepts them and then cannot address the item).
+ *        Partition key range ids are strings (the SDK's ReadManyItems and
+ *        change feed decode them as strings; the package sent numbers).
  *        Container TTL (defaultTtl, item "ttl") is honoured: expired items are
  *        removed before each request on that container.
  *        Fault injection for tests (429 with x-ms-retry-after-ms, or any
@@ -150,22 +154,50 @@ function partitionKeyValues(req) {
   return parsed;
 }
 
-/** The document's value at the container's (first) partition key path. */
-function docPartitionValue(collection, doc) {
-  return getValue(collection.documents._getPartitionKeyPath(), doc);
+/** The container's partition key paths as arrays of property names. */
+function partitionKeyPaths(collection) {
+  const paths = ((collection.read() || {}).partitionKey || {}).paths || ["/id"];
+  return paths.map(p => p.slice(1).split("/"));
+}
+
+/** The document's values at the container's partition key paths (one per level). */
+function docPartitionValues(collection, doc) {
+  return partitionKeyPaths(collection).map(keys => getValue(keys, doc));
 }
 
 const samePK = (a, b) => JSON.stringify(a === undefined ? null : a) === JSON.stringify(b === undefined ? null : b);
 
+/** Does the document belong to the partition named by pkValues (a prefix for hierarchical keys)? */
+function inPartition(collection, doc, pkValues) {
+  const values = docPartitionValues(collection, doc);
+  return pkValues.length <= values.length && pkValues.every((v, i) => samePK(values[i], v));
+}
+
 /** 400 body when the document does not belong to the header's partition, else null. */
 function partitionMismatch(collection, doc, pkValues) {
   if (!pkValues || !doc || typeof doc !== "object") return null;
-  if (samePK(docPartitionValue(collection, doc), pkValues[0])) return null;
+  if (pkValues.length === partitionKeyPaths(collection).length && inPartition(collection, doc, pkValues)) return null;
   return {
     statusCode: 400,
     body: {
       code: "BadRequest",
       message: "PartitionKey extracted from document doesn't match the one specified in the header."
+    }
+  };
+}
+
+/**
+ * Real Cosmos accepts ids containing / \\ ? # on create but then cannot read,
+ * replace or delete them (400/401/404). We refuse them on create/upsert so a
+ * store that forgets to validate ids fails in tests, not in production.
+ */
+function forbiddenId(doc) {
+  if (!doc || typeof doc.id !== "string" || !/[/\\?#]/.test(doc.id)) return null;
+  return {
+    statusCode: 400,
+    body: {
+      code: "BadRequest",
+      message: "SIMULATOR: id contains / \\ ? or # which Cosmos DB cannot address after creation"
     }
   };
 }
@@ -198,6 +230,10 @@ async function readDocument(account, req, res, params) {
     partitionKey: req.headers[PK_HEADER] || "[{}]",
     id: params.docId
   });
+  const pkValues = partitionKeyValues(req);
+  if (result.statusCode === 200 && pkValues && !inPartition(collection, result.body, pkValues)) {
+    return notFound(res); // hierarchical keys: the store only indexes the first level
+  }
   res.statusCode = result.statusCode;
   return result.body;
 }
@@ -207,7 +243,7 @@ async function readDocument(account, req, res, params) {
 async function createDocument(account, req, res, params) {
   const body = await readJSON(req);
   const collection = collectionOf(account, params);
-  const result = partitionMismatch(collection, body, partitionKeyValues(req)) ||
+  const result = forbiddenId(body) || partitionMismatch(collection, body, partitionKeyValues(req)) ||
     docOps.createOperation(collection, { resourceBody: body });
   res.statusCode = result.statusCode;
   return result.body;
@@ -216,7 +252,7 @@ async function createDocument(account, req, res, params) {
 async function upsertDocument(account, req, res, params) {
   const body = await readJSON(req);
   const collection = collectionOf(account, params);
-  const result = partitionMismatch(collection, body, partitionKeyValues(req)) ||
+  const result = forbiddenId(body) || partitionMismatch(collection, body, partitionKeyValues(req)) ||
     docOps.upsertOperation(collection, {
       partitionKey: req.headers[PK_HEADER] || "[{}]",
       ifMatch: req.headers["if-match"],
@@ -251,10 +287,10 @@ function runBatchOp(collection, op, pkHeader, pkValues) {
   const ifMatch = op.ifMatch;
   switch (op.operationType) {
     case "Create":
-      return partitionMismatch(collection, op.resourceBody, pkValues) ||
+      return forbiddenId(op.resourceBody) || partitionMismatch(collection, op.resourceBody, pkValues) ||
         docOps.createOperation(collection, { resourceBody: op.resourceBody });
     case "Upsert":
-      return partitionMismatch(collection, op.resourceBody, pkValues) ||
+      return forbiddenId(op.resourceBody) || partitionMismatch(collection, op.resourceBody, pkValues) ||
         docOps.upsertOperation(collection, { partitionKey: pkHeader, ifMatch, resourceBody: op.resourceBody });
     case "Replace":
       if (!op.resourceBody || op.resourceBody.id !== op.id) {
@@ -383,7 +419,7 @@ async function queryDocuments(account, req, res, params) {
     }
 
     let data = [...docs._data.values()].map(item => item.read());
-    if (pkValues) data = data.filter(d => samePK(docPartitionValue(collection, d), pkValues[0]));
+    if (pkValues) data = data.filter(d => inPartition(collection, d, pkValues));
     const props = collection.read();
     try {
       return q.exec(data, {
@@ -400,6 +436,20 @@ async function queryDocuments(account, req, res, params) {
   });
 }
 
+/* ---------- partition key ranges: ids are strings in Cosmos ---------- */
+
+const originalReadPKRanges = mod("handler/read-partition-key-ranges");
+
+async function readPartitionKeyRanges(account, req, res, params) {
+  const body = await originalReadPKRanges(account, req, res, params);
+  if (body && Array.isArray(body.PartitionKeyRanges)) {
+    body.PartitionKeyRanges = body.PartitionKeyRanges.map(r => ({
+      ...r, id: String(r.id), parents: (r.parents || []).map(String)
+    }));
+  }
+  return body;
+}
+
 /* ---------- dispatch ---------- */
 
 const OVERRIDES = new Map([
@@ -408,15 +458,15 @@ const OVERRIDES = new Map([
   [mod("handler/upsert-document"), upsertDocument],
   [mod("handler/replace-document"), replaceDocument],
   [mod("handler/batch-documents"), batchDocuments],
-  [mod("handler/query-documents"), queryDocuments]
+  [mod("handler/query-documents"), queryDocuments],
+  [originalReadPKRanges, readPartitionKeyRanges]
 ]);
 // Single-item writes: with Prefer: return=minimal Cosmos answers without a body.
 const WRITE_HANDLERS = new Set([mod("handler/create-document"), mod("handler/upsert-document"),
   mod("handler/replace-document"), mod("handler/patch-document")]);
 // Handlers under a container that must 404 (not 500) when it does not exist.
 const CONTAINER_SCOPED = new Set([...OVERRIDES.keys(),
-  mod("handler/delete-document"), mod("handler/patch-document"), mod("handler/read-documents"),
-  mod("handler/read-partition-key-ranges")]);
+  mod("handler/delete-document"), mod("handler/patch-document"), mod("handler/read-documents")]);
 
 const stats = { connections: 0, requests: 0 };
 let faults = [];

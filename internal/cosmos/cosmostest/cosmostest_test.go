@@ -688,3 +688,53 @@ func TestLenientQueries(t *testing.T) {
 		t.Fatalf("results = %v, want %v", got, want)
 	}
 }
+
+// ReadManyItems works (the package's partition key range ids were numbers,
+// which the SDK cannot decode).
+func TestReadManyItems(t *testing.T) {
+	t.Parallel()
+	srv := cosmostest.Start(t)
+	c := srv.NewContainer(t, cosmostest.WithPartitionKeyPath("/pk"))
+	create(t, c, doc{ID: "a", PK: "A"})
+	create(t, c, doc{ID: "b", PK: "B"})
+	create(t, c, doc{ID: "c", PK: "A"})
+	resp, err := c.ReadManyItems(ctx(t), []azcosmos.ItemIdentity{
+		{ID: "a", PartitionKey: pk("A")},
+		{ID: "b", PartitionKey: pk("B")},
+		{ID: "b", PartitionKey: pk("A")}, // wrong partition: not found
+		{ID: "zz", PartitionKey: pk("A")},
+	}, nil)
+	if err != nil {
+		t.Fatalf("ReadManyItems: %v", err)
+	}
+	var got []string
+	for _, raw := range resp.Items {
+		var d doc
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, d.ID)
+	}
+	sort.Strings(got)
+	if want := []string{"a", "b"}; !slices.Equal(got, want) {
+		t.Fatalf("items = %v, want %v", got, want)
+	}
+}
+
+// The simulator refuses ids Cosmos cannot address later (/ \ ? #); real
+// Cosmos accepts the create and fails on later reads, so this is simulator-only.
+func TestForbiddenIDCharacters(t *testing.T) {
+	t.Parallel()
+	srv := cosmostest.Start(t)
+	srv.RequireSimulator(t)
+	c := srv.NewContainer(t)
+	for _, id := range []string{"a/b", `a\b`, "a?b", "#1001"} {
+		t.Run(id, func(t *testing.T) {
+			_, err := c.CreateItem(ctx(t), pk(id), mustJSON(t, doc{ID: id}), nil)
+			if statusOf(err) != http.StatusBadRequest {
+				t.Fatalf("create %q: %v, want 400", id, err)
+			}
+		})
+	}
+	create(t, c, doc{ID: "order-5123456789013"})
+}
