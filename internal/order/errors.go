@@ -61,3 +61,7 @@ func RetryAfter(err error) time.Duration {
 	}
 	return 0
 }
+
+// ErrStale is wrapped by a Shopify client when a compare-and-swap failed because the value
+// changed since it was read (CHANGE_FROM_QUANTITY_STALE): re-read and try again.
+var ErrStale = errors.New("value changed since it was read")

@@ -102,6 +102,12 @@ func (o *Order) ApplyWebhook(d Delivery, s *Snapshot, p Policy) []Job {
 			ev.Note += ": " + o.Reason
 		}
 	}
+	switch {
+	case d.Topic == TopicOrdersCancelled && s.CancelledAt == nil:
+		ev.Note = strings.TrimPrefix(ev.Note+"; topic says cancelled but the payload has no cancelled_at: treated as an update", "; ")
+	case d.Topic == TopicOrdersFulfilled && s.FulfillmentStatus != "fulfilled":
+		ev.Note = strings.TrimPrefix(ev.Note+"; topic says fulfilled but the payload's fulfillment_status is not: treated as an update", "; ")
+	}
 	o.Events = append(o.Events, ev)
 	return jobs
 }
@@ -110,24 +116,24 @@ func (o *Order) apply(topic string, s *Snapshot, p Policy, now time.Time) []Job 
 	if s.FinancialStatus != "" {
 		o.FinancialStatus = s.FinancialStatus
 	}
-	if topic == TopicOrdersCancelled || s.CancelledAt != nil {
-		at := now
-		if s.CancelledAt != nil {
-			at = *s.CancelledAt
-		}
-		return o.Cancel(at, now)
+	if o.preDispatch() {
+		o.refresh(s) // the record is built from any topic's full payload
+	}
+	// State comes from the signed payload, never from the topic header alone (headers are not
+	// covered by the HMAC, so a replayed body under another topic must not cancel an order).
+	if s.CancelledAt != nil {
+		return o.Cancel(*s.CancelledAt, now)
 	}
 	if o.Status == StatusCancelled {
 		return nil
 	}
-	if topic == TopicOrdersFulfilled || s.FulfillmentStatus == "fulfilled" {
+	if s.FulfillmentStatus == "fulfilled" {
 		o.fulfilledInShopify()
 		return nil
 	}
 	if !o.preDispatch() {
 		return nil
 	}
-	o.refresh(s)
 	return o.evaluate(p, now)
 }
 
@@ -155,9 +161,9 @@ func (o *Order) evaluate(p Policy, now time.Time) []Job {
 		o.setStatus(StatusNothingToShip, "no line requires shipping")
 		return nil
 	}
+	var hold []string
 	if o.ShippingAddress == nil {
-		o.setStatus(StatusHeld, ReasonNoAddress)
-		return nil
+		hold = append(hold, ReasonNoAddress)
 	}
 	var noSKU []string
 	for _, l := range o.Lines {
@@ -166,7 +172,10 @@ func (o *Order) evaluate(p Policy, now time.Time) []Job {
 		}
 	}
 	if len(noSKU) > 0 {
-		o.setStatus(StatusHeld, "line without SKU: "+strings.Join(noSKU, ", "))
+		hold = append(hold, "line without SKU: "+strings.Join(noSKU, ", "))
+	}
+	if len(hold) > 0 {
+		o.setStatus(StatusHeld, strings.Join(hold, "; "))
 		return nil
 	}
 	wh, err := p.Route(o.ShippingAddress)
@@ -250,7 +259,9 @@ func (o *Order) Dispatched(fulfillmentID string, now time.Time) []Job {
 		o.Attention = "fulfilled in Shopify while the warehouse accepted it: check the warehouse does not ship twice"
 		return nil
 	}
-	o.setStatus(StatusDispatched, "")
+	if o.Status == StatusQueued || o.Status == StatusDeadLettered {
+		o.setStatus(StatusDispatched, "")
+	}
 	return nil
 }
 
@@ -284,7 +295,7 @@ func (o *Order) DeadLetterJob(j Job, reason string, now time.Time) {
 // outbox, and returns how many it moved.
 func (o *Order) Replay(jobID string, now time.Time) int {
 	var keep []DeadLetter
-	n := 0
+	n, dropped := 0, 0
 	for _, dl := range o.DeadLetters {
 		if jobID != "" && dl.Job.ID != jobID {
 			keep = append(keep, dl)
@@ -293,7 +304,8 @@ func (o *Order) Replay(jobID string, now time.Time) int {
 		j := dl.Job
 		if j.Kind == JobDispatch {
 			if o.Status != StatusDeadLettered {
-				continue // cancelled or fulfilled meanwhile: nothing to send
+				dropped++ // cancelled or fulfilled meanwhile: nothing to send
+				continue
 			}
 			o.Generation++
 			j = NewDispatchJob(o, now)
@@ -305,9 +317,9 @@ func (o *Order) Replay(jobID string, now time.Time) int {
 		n++
 	}
 	o.DeadLetters = keep
-	if n > 0 {
+	if n > 0 || dropped > 0 {
 		o.Events = append(o.Events, Event{Topic: "replay", Source: "operator", ReceivedAt: now, Applied: true,
-			Note: fmt.Sprintf("%d dead letter(s) replayed", n)})
+			Note: fmt.Sprintf("%d dead letter(s) replayed, %d dropped (order is %s)", n, dropped, o.Status)})
 	}
 	return n
 }

@@ -1,0 +1,178 @@
+// Package httpapi is the product's HTTP surface: the Shopify webhook routes, the warehouse
+// callback and the readiness probe under the paths the Azure Functions host forwards
+// (/api/<function>), served the same way standalone. The Functions invocation routes
+// (/<function>) are added by package functionsapi on the same router.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/shipwell/orderflow/internal/orderflow"
+	"github.com/shipwell/orderflow/internal/webhook"
+)
+
+// WebhookRoutes maps each webhook function (and its /api path) to the topic it expects.
+var WebhookRoutes = map[string]string{
+	"order-created":     "orders/create",
+	"order-paid":        "orders/paid",
+	"order-fulfilled":   "orders/fulfilled",
+	"order-cancelled":   "orders/cancelled",
+	"inventory-updated": "inventory_levels/update",
+}
+
+// Server serves the product's routes.
+type Server struct {
+	Service  *orderflow.Service
+	Verifier *webhook.Verifier
+	Log      *slog.Logger
+	// MaxBodyBytes bounds request bodies (default 10 MiB); larger ones get 413.
+	MaxBodyBytes int64
+	// Deadline bounds each webhook's processing, well under Shopify's 5 s (default 4 s).
+	Deadline time.Duration
+	// MaxInFlight bounds concurrent requests; beyond it requests wait briefly, then get 503.
+	MaxInFlight int
+	// QueueWait is how long a request may wait for a slot before it is shed (default 1 s).
+	QueueWait time.Duration
+
+	ready atomic.Bool
+	slots chan struct{}
+}
+
+// SetReady switches the readiness probe.
+func (s *Server) SetReady(v bool) { s.ready.Store(v) }
+
+// Handler returns the router with every route. extra, if given, adds more routes (the Functions
+// invocation routes).
+func (s *Server) Handler(extra ...func(chi.Router)) http.Handler {
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = 10 << 20
+	}
+	if s.Deadline <= 0 {
+		s.Deadline = 4 * time.Second
+	}
+	if s.MaxInFlight <= 0 {
+		s.MaxInFlight = 256
+	}
+	if s.QueueWait <= 0 {
+		s.QueueWait = time.Second
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	s.slots = make(chan struct{}, s.MaxInFlight)
+	r := chi.NewRouter()
+	r.Get("/", s.readiness)
+	r.Get("/api/health", s.readiness)
+	r.Group(func(r chi.Router) {
+		r.Use(s.shed)
+		for name, topic := range WebhookRoutes {
+			r.Post("/api/"+name, s.webhookHandler(name, topic))
+		}
+		r.Post("/api/fulfillment-callback", s.callback)
+		for _, f := range extra {
+			f(r)
+		}
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody("no such route"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody("method not allowed"))
+	})
+	return r
+}
+
+func (s *Server) readiness(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// shed bounds concurrent work: a request that cannot get a slot within QueueWait is answered
+// 503 with Retry-After, which Shopify retries, instead of a late answer Shopify counts as a
+// failure while we still process it (a duplicate in the making).
+func (s *Server) shed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			t := time.NewTimer(s.QueueWait)
+			select {
+			case s.slots <- struct{}{}:
+				t.Stop()
+			case <-t.C:
+				w.Header().Set("Retry-After", "1")
+				writeJSON(w, http.StatusServiceUnavailable, errorBody("overloaded, retry later"))
+				s.Log.Warn("request shed", "path", r.URL.Path)
+				return
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		defer func() { <-s.slots }()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readBody reads the whole body up to the limit; ok is false when it answered already.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.ContentLength > s.MaxBodyBytes {
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody("body larger than "+strconv.FormatInt(s.MaxBodyBytes, 10)+" bytes"))
+		return nil, false
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + 1)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
+	b := buf.Bytes()
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody("body larger than "+strconv.FormatInt(s.MaxBodyBytes, 10)+" bytes"))
+			return nil, false
+		}
+		writeJSON(w, http.StatusBadRequest, errorBody("could not read the body"))
+		return nil, false
+	}
+	return b, true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func errorBody(msg string) map[string]string { return map[string]string{"error": msg} }
+
+// invocationID returns the Functions invocation id when the host forwarded the request.
+func invocationID(r *http.Request) string { return r.Header.Get("X-Azure-Functions-InvocationId") }
+
+// bearer returns the token of an Authorization: Bearer header.
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// withDeadline bounds a handler's work.
+func (s *Server) withDeadline(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.Deadline)
+}
