@@ -32,10 +32,10 @@ type CallbackResult struct {
 
 // Callback errors, mapped to HTTP statuses by the handler.
 var (
-	ErrUnauthenticated = errors.New("no warehouse key matches")        // 401
-	ErrUnknownOrder    = errors.New("unknown order")                   // 404
+	ErrUnauthenticated = errors.New("no warehouse key matches")              // 401
+	ErrUnknownOrder    = errors.New("unknown order")                         // 404
 	ErrWrongWarehouse  = errors.New("order was routed to another warehouse") // 403
-	ErrBadCallback     = errors.New("invalid callback")                // 400
+	ErrBadCallback     = errors.New("invalid callback")                      // 400
 )
 
 // WarehouseForKey returns the warehouse whose bearer key is key, comparing in constant time.

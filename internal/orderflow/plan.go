@@ -156,7 +156,9 @@ func planFulfillment(st *order.FulfillmentState, loc string, o *order.Order, sh 
 		p.req.Orders = nil
 		return p
 	}
-	slices.SortStableFunc(p.req.Orders, func(a, b order.FulfillmentOrderLines) int { return strings.Compare(a.FulfillmentOrderID, b.FulfillmentOrderID) })
+	slices.SortStableFunc(p.req.Orders, func(a, b order.FulfillmentOrderLines) int {
+		return strings.Compare(a.FulfillmentOrderID, b.FulfillmentOrderID)
+	})
 	p.completes = left == 0
 	return p
 }
