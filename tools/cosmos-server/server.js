@@ -187,7 +187,7 @@ function partitionMismatch(collection, doc, pkValues) {
 }
 
 /**
- * Real Cosmos accepts ids containing / \\ ? # on create but then cannot read,
+ * Real Cosmos accepts ids containing / \ ? # on create but then cannot read,
  * replace or delete them (400/401/404). We refuse them on create/upsert so a
  * store that forgets to validate ids fails in tests, not in production.
  */

@@ -738,3 +738,28 @@ func TestForbiddenIDCharacters(t *testing.T) {
 	}
 	create(t, c, doc{ID: "order-5123456789013"})
 }
+
+// The connection string the store reads from COSMOS_CONNECTION reaches the server.
+func TestConnectionString(t *testing.T) {
+	t.Parallel()
+	srv := cosmostest.Start(t)
+	c := srv.NewContainer(t)
+	create(t, c, doc{ID: "cs", N: 3})
+	client, err := azcosmos.NewClientFromConnectionString(srv.ConnectionString(), srv.ClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	cc, err := client.NewContainer(c.DatabaseID, c.ContainerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cc.ReadItem(ctx(t), pk("cs"), "cs", nil)
+	if err != nil {
+		t.Fatalf("read through connection string client: %v", err)
+	}
+	var d doc
+	if err := json.Unmarshal(resp.Value, &d); err != nil || d.N != 3 {
+		t.Fatalf("item = %s (%v), want n=3", resp.Value, err)
+	}
+}
