@@ -309,9 +309,11 @@ func TestBatchAtomicUnderConcurrency(t *testing.T) {
 					errs <- errors.New("counter vanished")
 					return
 				}
+				// The event is created first, so a batch whose counter update
+				// loses the race must roll the event back (a retry reuses its id).
 				b := c.NewTransactionalBatch(pk(p))
-				b.ReplaceItem("counter", mustJSON(t, doc{ID: "counter", PK: p, N: cur.N + 1}), &azcosmos.TransactionalBatchItemOptions{IfMatchETag: &etag})
 				b.CreateItem(mustJSON(t, doc{ID: fmt.Sprintf("event-%d-%d", w, i), PK: p}), nil)
+				b.ReplaceItem("counter", mustJSON(t, doc{ID: "counter", PK: p, N: cur.N + 1}), &azcosmos.TransactionalBatchItemOptions{IfMatchETag: &etag})
 				resp, err := c.ExecuteTransactionalBatch(context.Background(), b, nil)
 				if err != nil {
 					errs <- err
@@ -321,7 +323,7 @@ func TestBatchAtomicUnderConcurrency(t *testing.T) {
 					i++
 					continue
 				}
-				if resp.OperationResults[0].StatusCode != http.StatusPreconditionFailed {
+				if resp.OperationResults[1].StatusCode != http.StatusPreconditionFailed {
 					errs <- fmt.Errorf("unexpected batch failure %+v", resp.OperationResults)
 					return
 				}
