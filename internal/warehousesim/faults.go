@@ -192,6 +192,7 @@ func (w *Warehouse) applyFault(rw http.ResponseWriter, r *http.Request, f *Fault
 		case <-r.Context().Done():
 			return false
 		case <-w.done:
+			resetConn(rw) // never let an interrupted fault look like a 200
 			return false
 		}
 	}
@@ -208,6 +209,7 @@ func (w *Warehouse) applyFault(rw http.ResponseWriter, r *http.Request, f *Fault
 		select {
 		case <-r.Context().Done():
 		case <-w.done:
+			resetConn(rw) // released by Close: the client must not see an answer
 		}
 		return false
 	case f.Reset:
