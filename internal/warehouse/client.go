@@ -58,8 +58,8 @@ type Config struct {
 	BaseURL string
 	// Key is the bearer key sent as "Authorization: Bearer {Key}". Required.
 	Key string
-	// HTTPClient sends the requests; nil means a client with no overall timeout of its own
-	// (Timeout bounds each request).
+	// HTTPClient sends the requests; nil means a client that does not follow redirects and
+	// has no overall timeout of its own (Timeout bounds each request).
 	HTTPClient *http.Client
 	// Timeout bounds each request; 0 means DefaultTimeout.
 	Timeout time.Duration
@@ -125,7 +125,9 @@ func New(cfg Config) (*Client, error) {
 		log:      cfg.Logger,
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{}
+		// Redirects are not part of the contract: a 3xx surfaces as a permanent error instead
+		// of turning a POST into a GET somewhere else.
+		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -477,8 +479,7 @@ func (c *Client) statusError(res *response, redact []string) error {
 	case res.status >= 500:
 		return err
 	}
-	// 1xx and 3xx are not part of the contract (redirects are followed by the http.Client):
-	// treat as permanent misconfiguration.
+	// 1xx and 3xx are not part of the contract: treat them as a permanent misconfiguration.
 	return order.Permanent(fmt.Errorf("unexpected answer: %w", err))
 }
 

@@ -479,6 +479,28 @@ func TestTransportFailuresAreTransient(t *testing.T) {
 	}
 }
 
+func TestRedirectNotFollowed(t *testing.T) {
+	var moved atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/fulfillments", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	})
+	mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) {
+		moved.Add(1)
+		io.WriteString(w, `{"fulfillmentId":"WRONG"}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c := newClient(t, srv, nil)
+	id, err := c.Dispatch(context.Background(), sampleOrder(), "k")
+	if err == nil || !order.IsPermanent(err) || !strings.Contains(err.Error(), "HTTP 302") {
+		t.Fatalf("Dispatch = %q, %v; want permanent HTTP 302 error", id, err)
+	}
+	if moved.Load() != 0 {
+		t.Error("redirect was followed")
+	}
+}
+
 func TestResponseBodyLimit(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"fulfillmentId":"`+strings.Repeat("x", 4096)+`"}`)
