@@ -30,11 +30,11 @@ func TestFindBySKUExactMatchOnly(t *testing.T) {
 	loc := map[string]int{"1": 0}
 	items := seedItems(t, e,
 		shopifysim.InventoryItem{SKU: "ABC", Available: loc},
-		shopifysim.InventoryItem{SKU: "ABC-1", Available: loc},     // fuzzy match of "ABC"
-		shopifysim.InventoryItem{SKU: "abc", Available: loc},       // case differs
-		shopifysim.InventoryItem{SKU: "XYZ ABC", Available: loc},   // token match
-		shopifysim.InventoryItem{SKU: "ABC", Untracked: true},      // a duplicate SKU
-		shopifysim.InventoryItem{SKU: `QUO"TE\1`, Available: loc},  // needs escaping
+		shopifysim.InventoryItem{SKU: "ABC-1", Available: loc},    // fuzzy match of "ABC"
+		shopifysim.InventoryItem{SKU: "abc", Available: loc},      // case differs
+		shopifysim.InventoryItem{SKU: "XYZ ABC", Available: loc},  // token match
+		shopifysim.InventoryItem{SKU: "ABC", Untracked: true},     // a duplicate SKU
+		shopifysim.InventoryItem{SKU: `QUO"TE\1`, Available: loc}, // needs escaping
 		shopifysim.InventoryItem{SKU: "SKU2006-001", Available: loc},
 	)
 	got, err := e.client.FindBySKU(context.Background(), []string{"ABC", `QUO"TE\1`, "NOPE", "", "ABC", "SKU2006-001"})

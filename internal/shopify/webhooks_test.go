@@ -66,10 +66,10 @@ func TestRegisterWebhooksCreatesThenChangesNothing(t *testing.T) {
 
 func TestRegisterWebhooksUpdatesOursLeavesOthers(t *testing.T) {
 	e := newEnv(t, shopifysim.Options{}, nil)
-	old := e.sim.AddWebhookSubscription("ORDERS_PAID", "https://old-host.example.net/api/order-paid")          // ours: same path
+	old := e.sim.AddWebhookSubscription("ORDERS_PAID", "https://old-host.example.net/api/order-paid")           // ours: same path
 	movedPath := e.sim.AddWebhookSubscription("ORDERS_CANCELLED", "https://orders.example.com/webhooks/cancel") // ours: same host
 	foreign := e.sim.AddWebhookSubscription("ORDERS_CREATE", "https://third-party.example.org/hook")            // not ours
-	otherTopic := e.sim.AddWebhookSubscription("PRODUCTS_UPDATE", "https://orders.example.com/api/products")     // not our topic
+	otherTopic := e.sim.AddWebhookSubscription("PRODUCTS_UPDATE", "https://orders.example.com/api/products")    // not our topic
 	dup1 := e.sim.AddWebhookSubscription("ORDERS_FULFILLED", "https://orders.example.com/api/order-fulfilled")
 	dup2 := e.sim.AddWebhookSubscription("ORDERS_FULFILLED", "https://orders.example.com/api/order-fulfilled")
 
