@@ -106,8 +106,9 @@ type Line struct {
 	Price               string `json:"price,omitempty"` // decimal string
 }
 
-// Shippable reports whether the line goes to a warehouse.
-func (l Line) Shippable() bool { return l.RequiresShipping && !l.GiftCard && l.Quantity > 0 }
+// Shippable reports whether the line goes to a warehouse: it needs shipping, is not a gift
+// card and still has a quantity to fulfil (refunded or already fulfilled units do not ship).
+func (l Line) Shippable() bool { return l.RequiresShipping && !l.GiftCard && l.FulfillableQuantity > 0 }
 
 // Address is a shipping address. It is customer data: never log it whole (see Summary).
 type Address struct {
