@@ -57,7 +57,8 @@ type Config struct {
 	AccessToken string
 	// APIVersion is the Admin API version, e.g. "2026-10" (DefaultAPIVersion when empty).
 	APIVersion string
-	// HTTPClient sends the requests; nil means a client with DefaultTimeout.
+	// HTTPClient sends the requests; nil means a client with DefaultTimeout that does not
+	// follow redirects.
 	HTTPClient *http.Client
 	// Logger receives the start-up line, retries and deprecation warnings; nil means
 	// slog.Default(). The access token is never logged.
@@ -133,7 +134,11 @@ func New(cfg Config) (*Client, error) {
 		jitter:     cfg.Jitter,
 	}
 	if c.http == nil {
-		c.http = &http.Client{Timeout: DefaultTimeout}
+		c.http = &http.Client{
+			Timeout: DefaultTimeout,
+			// A redirected POST would be replayed as a GET; report the redirect instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -432,6 +437,11 @@ func (c *Client) httpError(op string, resp *http.Response, body []byte) *HTTPErr
 			e.Message = s
 		case json.Unmarshal(v.Errors, &list) == nil && len(list) > 0:
 			e.Message = list[0].Message
+		}
+	}
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		if u, err := url.Parse(loc); err == nil {
+			e.Message = "redirects to " + u.Host
 		}
 	}
 	if len(e.Message) > 300 {

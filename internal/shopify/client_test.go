@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -213,5 +215,25 @@ func TestGIDs(t *testing.T) {
 	}
 	if NumericID("gid://shopify/InventoryLevel/5?inventory_item_id=7") != "5" || NumericID("42") != "42" {
 		t.Error("NumericID")
+	}
+}
+
+func TestRedirectIsReportedNotFollowed(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the redirect was followed: %s %s", r.Method, r.URL)
+	}))
+	defer target.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusMovedPermanently)
+	}))
+	defer redirector.Close()
+	c, err := New(Config{StoreURL: redirector.URL, AccessToken: "t", Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.FulfillmentState(context.Background(), "1")
+	var he *HTTPError
+	if !errors.As(err, &he) || he.StatusCode != 301 || !order.IsPermanent(err) || !strings.Contains(err.Error(), ".myshopify.com") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -198,6 +198,8 @@ func httpCause(status int) string {
 		return "the shop is locked"
 	case 429:
 		return "rate limited"
+	case 301, 302, 303, 307, 308:
+		return "the store URL redirects (set SHOPIFY_STORE_URL to the shop's .myshopify.com domain)"
 	}
 	if status >= 500 {
 		return "Shopify server error"
