@@ -219,6 +219,7 @@ const (
 	PriorityLow
 )
 
+// String returns "high" or "low".
 func (p Priority) String() string {
 	if p == PriorityLow {
 		return "low"

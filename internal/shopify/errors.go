@@ -73,6 +73,7 @@ func (e *GraphQLError) HasCode(code string) bool {
 	return false
 }
 
+// Error lists the first errors with their codes.
 func (e *GraphQLError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "shopify %s: graphql error", e.Operation)
@@ -126,6 +127,7 @@ func (u UserError) Index(after string) (int, bool) {
 	return 0, false
 }
 
+// String renders "field.path: message (CODE)".
 func (u UserError) String() string {
 	s := u.Message
 	if len(u.Field) > 0 {
@@ -143,6 +145,7 @@ type UserErrors struct {
 	Errors    []UserError
 }
 
+// Error lists every user error.
 func (e *UserErrors) Error() string {
 	parts := make([]string, 0, len(e.Errors))
 	for _, u := range e.Errors {
@@ -170,6 +173,7 @@ type HTTPError struct {
 	Message    string // Shopify's "errors" text, when the body had one
 }
 
+// Error names the status, what it means, and Shopify's message.
 func (e *HTTPError) Error() string {
 	msg := fmt.Sprintf("shopify %s: HTTP %d", e.Operation, e.StatusCode)
 	if c := httpCause(e.StatusCode); c != "" {

@@ -146,6 +146,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 
 type errString string
 
+// Error returns the message.
 func (e errString) Error() string { return string(e) }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {

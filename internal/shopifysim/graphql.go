@@ -63,6 +63,7 @@ type fieldError struct {
 	locs    []location // extra locations after the field's own
 }
 
+// Error returns the message.
 func (e *fieldError) Error() string { return e.message }
 
 // obj is a GraphQL object as the resolvers build it: field name → value, where a value may be
