@@ -11,6 +11,15 @@
 // bounded, context-aware waits, and keeps part of the bucket for customer-facing calls (see
 // Priority). Errors are typed: *GraphQLError, *UserErrors and *HTTPError; those retrying
 // cannot fix are marked order.Permanent.
+//
+// API versions: the client pins one version (Config.APIVersion, DefaultAPIVersion when empty)
+// and logs it at start-up. Shopify supports each quarterly version for at least 12 months and
+// answers requests for a retired one with the oldest supported version; the client warns
+// when X-Shopify-API-Version differs from the pinned one and, once per distinct reason, when
+// X-Shopify-API-Deprecated-Reason is set. The documents are checked against the 2026-07
+// schema; move DefaultAPIVersion forward each quarter after re-capturing the schema.
+//
+// The app needs the access scopes in RequiredScopes.
 package shopify
 
 import (
@@ -39,6 +48,20 @@ import (
 // DefaultAPIVersion is the Admin API version used when Config.APIVersion is empty. Shopify
 // supports each quarterly version for at least 12 months; move it forward every quarter.
 const DefaultAPIVersion = "2026-10"
+
+// RequiredScopes are the Admin API access scopes the product's calls need: order and
+// fulfillment-order reads and fulfillmentCreate for the merchant's own locations, variant
+// search, inventory reads and inventorySetQuantities, and the scopes behind the webhook topics
+// (orders/*, inventory_levels/update). Apps whose orders are assigned to a fulfillment service
+// also need read/write_assigned_fulfillment_orders (and …_third_party_… for other services').
+var RequiredScopes = []string{
+	"read_orders",
+	"read_merchant_managed_fulfillment_orders",
+	"write_merchant_managed_fulfillment_orders",
+	"read_products",
+	"read_inventory",
+	"write_inventory",
+}
 
 // Defaults for the Config tunables.
 const (
