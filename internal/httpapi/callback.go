@@ -81,6 +81,10 @@ func DecodeCallback(body []byte) (orderflow.Callback, error) {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if err := d.Decode(&p); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return orderflow.Callback{}, fmt.Errorf("callback body: field %q has the wrong type (want a JSON object with string ids)", te.Field)
+		}
 		return orderflow.Callback{}, fmt.Errorf("callback body is not valid JSON: %v", err)
 	}
 	var errs []error
