@@ -149,7 +149,9 @@ func planFulfillment(st *order.FulfillmentState, loc string, o *order.Order, sh 
 			p.onHold = true
 			continue
 		}
-		p.notes = append(p.notes, fmt.Sprintf("over-shipment: %d × %s reported but not open at %s's location", need[k], k, sh.Warehouse))
+		if len(ours) > 0 {
+			p.notes = append(p.notes, fmt.Sprintf("over-shipment: %d × %s reported but not open at %s's location", need[k], k, sh.Warehouse))
+		}
 	}
 	if p.onHold {
 		heldNote()
