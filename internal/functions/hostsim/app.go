@@ -98,7 +98,7 @@ func (h HostConfig) RoutePrefix() string {
 
 // Timeout returns functionTimeout, or 0 when unset or unparsable.
 func (h HostConfig) Timeout() time.Duration {
-	d, err := parseTimeSpan(h.FunctionTimeout)
+	d, err := ParseTimeSpan(h.FunctionTimeout)
 	if err != nil {
 		return 0
 	}
@@ -178,7 +178,7 @@ func LoadApp(root string) (*App, error) {
 		return nil, fmt.Errorf("load app: host.json version %q, want \"2.0\"", app.Host.Version)
 	}
 	if app.Host.FunctionTimeout != "" {
-		if _, err := parseTimeSpan(app.Host.FunctionTimeout); err != nil {
+		if _, err := ParseTimeSpan(app.Host.FunctionTimeout); err != nil {
 			return nil, fmt.Errorf("load app: host.json functionTimeout: %w", err)
 		}
 	}
@@ -302,7 +302,7 @@ func validateBinding(b Binding) error {
 // ParseSchedule parses a timer schedule: a 6-field NCRONTAB expression (seconds first) or a
 // TimeSpan ("00:05:00"), as the timer extension accepts.
 func ParseSchedule(expr string) (cron.Schedule, error) {
-	if d, err := parseTimeSpan(expr); err == nil {
+	if d, err := ParseTimeSpan(expr); err == nil {
 		if d <= 0 {
 			return nil, fmt.Errorf("schedule %q: non-positive interval", expr)
 		}
@@ -322,8 +322,8 @@ func ParseSchedule(expr string) (cron.Schedule, error) {
 // timeSpanRE matches .NET TimeSpan text: [d.]hh:mm[:ss[.fffffff]].
 var timeSpanRE = regexp.MustCompile(`^(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$`)
 
-// parseTimeSpan parses a .NET TimeSpan string.
-func parseTimeSpan(s string) (time.Duration, error) {
+// ParseTimeSpan parses a .NET TimeSpan string ([d.]hh:mm[:ss[.fffffff]]), as host.json uses.
+func ParseTimeSpan(s string) (time.Duration, error) {
 	m := timeSpanRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, fmt.Errorf("not a TimeSpan: %q", s)

@@ -148,8 +148,8 @@ func TestParseScheduleAndTimeSpan(t *testing.T) {
 			t.Errorf("ParseSchedule(%q).Next = %v, want %v", tc.expr, s.Next(base), tc.next)
 		}
 	}
-	if d, err := parseTimeSpan("00:00:00.5"); err != nil || d != 500*time.Millisecond {
-		t.Errorf("parseTimeSpan fraction = %v, %v", d, err)
+	if d, err := ParseTimeSpan("00:00:00.5"); err != nil || d != 500*time.Millisecond {
+		t.Errorf("ParseTimeSpan fraction = %v, %v", d, err)
 	}
 }
 
