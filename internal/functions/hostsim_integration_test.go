@@ -1,12 +1,14 @@
 package functions_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,6 +53,9 @@ func writeApp(t *testing.T) string {
 	return root
 }
 
+// quiet discards the adapters' failure logs (the tests provoke failures on purpose).
+var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
+
 // app is a miniature handler built only from the protocol library.
 func app(t *testing.T) http.Handler {
 	api := http.NewServeMux()
@@ -66,42 +71,21 @@ func app(t *testing.T) http.Handler {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("POST /order-created", functions.HTTPEnvelopeHandler(functions.StripFunctionKey(api), functions.EnvelopeOptions{}))
-	sb := func(mode functions.BodyMode) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			inv, err := functions.ReadInvocation(r, 0)
-			if err != nil {
-				functions.WriteFailure(w, r, nil, http.StatusBadRequest, err, nil)
-				return
-			}
-			msg, err := inv.ServiceBusMessage("message", mode)
-			if err != nil {
-				functions.WriteFailure(w, r, nil, http.StatusBadRequest, err, nil)
-				return
-			}
+	sb := func(mode functions.BodyMode) http.Handler {
+		return functions.ServiceBusHandler("message", mode, func(ctx context.Context, msg functions.ServiceBusMessage) (functions.Response, error) {
 			if strings.Contains(string(msg.Body), "transient") && msg.Metadata.DeliveryCount < 3 {
-				functions.WriteFailure(w, r, nil, http.StatusServiceUnavailable, errors.New("warehouse down"), nil)
-				return
+				return functions.Response{Logs: []string{"warehouse down"}}, errors.New("warehouse down")
 			}
-			functions.WriteResponse(w, functions.Response{Logs: []string{
+			return functions.Response{Logs: []string{
 				string(msg.Body), fmt.Sprint(msg.Metadata.DeliveryCount), msg.Metadata.MessageID, msg.Form.String(),
-			}})
-		}
+			}}, nil
+		}, quiet)
 	}
 	mux.Handle("POST /router", sb(functions.ModeBinary))
 	mux.Handle("POST /router-str", sb(functions.ModeString))
-	mux.HandleFunc("POST /sync", func(w http.ResponseWriter, r *http.Request) {
-		inv, err := functions.ReadInvocation(r, 0)
-		if err != nil {
-			functions.WriteFailure(w, r, nil, 400, err, nil)
-			return
-		}
-		ti, err := inv.TimerInfo("timer")
-		if err != nil {
-			functions.WriteFailure(w, r, nil, 400, err, nil)
-			return
-		}
-		functions.WriteResponse(w, functions.Response{Logs: []string{fmt.Sprintf("pastDue=%v firstRun=%v", ti.IsPastDue, ti.ScheduleStatus.FirstRun())}})
-	})
+	mux.Handle("POST /sync", functions.TimerHandler("timer", func(ctx context.Context, ti functions.TimerInfo, inv *functions.Invocation) (functions.Response, error) {
+		return functions.Response{Logs: []string{fmt.Sprintf("pastDue=%v firstRun=%v", ti.IsPastDue, ti.ScheduleStatus.FirstRun())}}, nil
+	}, quiet))
 	return mux
 }
 
