@@ -122,7 +122,7 @@ type statusError struct {
 	status    int
 	subStatus string
 	sentinel  error
-	resp     *azcore.ResponseError
+	resp      *azcore.ResponseError
 }
 
 func (e *statusError) Error() string {
@@ -183,4 +183,3 @@ func statusOf(err error) int {
 	}
 	return 0
 }
-

@@ -201,11 +201,15 @@ func checkResourceName(s string) error {
 	return nil
 }
 
-// credentialError marks a failure to get a token (so start-up can say so).
+// credentialError marks a failure to get a token (so start-up can say so). The credential
+// retries on its own (azidentity does), so the SDK's retry policy must not add more.
 type credentialError struct{ err error }
 
 func (e *credentialError) Error() string { return "get token: " + e.err.Error() }
 func (e *credentialError) Unwrap() error { return e.err }
+
+// NonRetriable tells the SDK's retry policy not to retry (azcore's errorinfo.NonRetriable).
+func (e *credentialError) NonRetriable() {}
 
 type markedCredential struct{ azcore.TokenCredential }
 
