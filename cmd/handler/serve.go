@@ -59,8 +59,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	srv := &httpapi.Server{Service: a.service, Verifier: verifier, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Deadline: cfg.WebhookDeadline, MaxInFlight: cfg.MaxInFlight}
+	var root http.Handler
+	root = srv.Handler(functionRoutes(a, srv, func() http.Handler { return root }))
 	hs := &http.Server{
-		Handler:           srv.Handler(functionRoutes(a, srv)),
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -81,7 +83,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			log.Debug("stopped", "component", name)
 		}()
 	}
-	if a.local != nil {
+	if a.local != nil && cfg.LocalWorker {
 		w := &orderflow.Worker{Queue: a.local, Process: a.service.Process, Concurrency: cfg.WorkerConcurrency, Log: log,
 			LeaseTTL: 2*cfg.WarehouseTimeout + time.Minute}
 		spawn("worker", w.Run)

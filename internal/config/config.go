@@ -51,6 +51,9 @@ type Config struct {
 	WarehouseTimeout    time.Duration // WAREHOUSE_TIMEOUT
 	SQLiteSynchronous   string        // SQLITE_SYNCHRONOUS
 	InventorySchedule   string        // INVENTORY_SYNC_SCHEDULE (default: inventory-sync/function.json)
+	// LocalWorker says whether the in-process worker drains the embedded queue (DISPATCH_WORKER:
+	// on by default; "off" leaves jobs to another process, e.g. tests driving fulfillment-router).
+	LocalWorker bool
 
 	lookup func(string) string
 }
@@ -111,7 +114,7 @@ func FromLookup(lookup func(string) string) (*Config, error) {
 		CosmosDatabase:        get("COSMOS_DATABASE", "shopify"),
 		CosmosContainer:       get("COSMOS_CONTAINER", "orders"),
 		ServiceBusConnection:  get("SERVICE_BUS_CONNECTION", ""),
-		ServiceBusNamespace:   get("SERVICE_BUS_NAMESPACE", ""),
+		ServiceBusNamespace:   get("SERVICE_BUS_NAMESPACE", get("SERVICE_BUS_CONNECTION__fullyQualifiedNamespace", "")),
 		ServiceBusQueue:       get("SERVICE_BUS_QUEUE", "fulfillment-queue"),
 		RoutingConfig:         get("ROUTING_CONFIG", ""),
 		DataDir:               get("DATA_DIR", "./data"),
@@ -156,6 +159,13 @@ func FromLookup(lookup func(string) string) (*Config, error) {
 	c.WarehouseTimeout = durVar("WAREHOUSE_TIMEOUT", 15*time.Second)
 	if c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT=%d: out of range", c.Port))
+	}
+	switch v := strings.ToLower(get("DISPATCH_WORKER", "on")); v {
+	case "on", "true", "1":
+		c.LocalWorker = true
+	case "off", "false", "0":
+	default:
+		errs = append(errs, fmt.Errorf("DISPATCH_WORKER=%q: want on or off", v))
 	}
 	switch lv := strings.ToLower(get("LOG_LEVEL", "info")); lv {
 	case "debug":

@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/shipwell/orderflow/internal/functions"
+
 	"github.com/shipwell/orderflow/internal/orderflow"
 	"github.com/shipwell/orderflow/internal/webhook"
 )
@@ -52,8 +54,9 @@ type Server struct {
 // SetReady switches the readiness probe.
 func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 
-// Handler returns the router with every route. extra, if given, adds more routes (the Functions
-// invocation routes).
+// Handler returns the router with every route. extra, if given, adds more routes at the root,
+// outside the load shedding of the /api routes (the Functions invocation routes: the host bounds
+// their concurrency itself).
 func (s *Server) Handler(extra ...func(chi.Router)) http.Handler {
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = 10 << 20
@@ -75,15 +78,17 @@ func (s *Server) Handler(extra ...func(chi.Router)) http.Handler {
 	r.Get("/", s.readiness)
 	r.Get("/api/health", s.readiness)
 	r.Group(func(r chi.Router) {
-		r.Use(s.shed)
+		// The Functions host passes the function key through (?code=, x-functions-key) after
+		// checking it; drop it so that no handler can log it.
+		r.Use(functions.StripFunctionKey, s.shed)
 		for name, topic := range WebhookRoutes {
 			r.Post("/api/"+name, s.webhookHandler(name, topic))
 		}
 		r.Post("/api/fulfillment-callback", s.callback)
-		for _, f := range extra {
-			f(r)
-		}
 	})
+	for _, f := range extra {
+		f(r)
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody("no such route"))
 	})
