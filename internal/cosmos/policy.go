@@ -169,7 +169,10 @@ func classify(err error) error {
 		if re.RawResponse != nil {
 			wait = retryAfter(re.RawResponse.Header)
 		}
-		return order.WithRetryAfter(e, max(wait, time.Second))
+		if wait <= 0 {
+			wait = time.Second
+		}
+		return order.WithRetryAfter(e, wait)
 	case http.StatusRequestEntityTooLarge:
 		return order.Permanent(fmt.Errorf("document exceeds Cosmos DB's 2 MB item limit: %w", e))
 	}
