@@ -216,6 +216,7 @@ func TestOpenWithTokenCredential(t *testing.T) {
 // and without it a self-signed certificate is a start-up error.
 func TestOpenDisableServerCertificateValidation(t *testing.T) {
 	t.Parallel()
+	requireLocalSimulator(t)
 	srv := cosmostest.StartDedicated(t, cosmostest.Options{TLS: true})
 	c := srv.NewContainer(t, recommended)
 	base := "AccountEndpoint=" + srv.Endpoint + ";AccountKey=" + srv.Key + ";"

@@ -84,7 +84,7 @@ func (p *throttlePolicy) Do(req *policy.Request) (*http.Response, error) {
 				"retries", try, "waited", waited.String(), "retry_after", wait.String())
 			return resp, nil
 		}
-		p.log.Warn("cosmos db throttled (429); retrying", "method", req.Raw().Method,
+		p.log.Debug("cosmos db throttled (429); retrying", "method", req.Raw().Method,
 			"retry", try+1, "retry_after", wait.String())
 		runtime.Drain(resp)
 		t := time.NewTimer(wait)
@@ -126,6 +126,9 @@ type statusError struct {
 }
 
 func (e *statusError) Error() string {
+	if e.sentinel == ErrThrottled {
+		return ErrThrottled.Error() + ", still throttled after the retries allowed (MaxThrottleRetries, MaxThrottleWait)"
+	}
 	msg := fmt.Sprintf("cosmos db answered %d %s", e.status, http.StatusText(e.status))
 	if e.subStatus != "" && e.subStatus != "0" {
 		msg += ", substatus " + e.subStatus

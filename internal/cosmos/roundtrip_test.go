@@ -33,6 +33,7 @@ func roundTrips(t *testing.T, s *cosmos.Store, op func() error) int64 {
 // simulator's request counter on a dedicated server.
 func TestRoundTripsPerOperation(t *testing.T) {
 	t.Parallel()
+	requireLocalSimulator(t)
 	srv := cosmostest.StartDedicated(t, cosmostest.Options{})
 	c := srv.NewContainer(t, recommended)
 	s := open(t, config(t, srv, c))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -56,6 +57,15 @@ func (l *logBuffer) String() string {
 func newLogger(t *testing.T) (*slog.Logger, *logBuffer) {
 	lb := &logBuffer{t: t}
 	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
+}
+
+// requireLocalSimulator skips tests that start their own simulator process (counters, TLS)
+// when the suite runs against a real account or the emulator (COSMOS_TEST_ENDPOINT).
+func requireLocalSimulator(t *testing.T) {
+	t.Helper()
+	if os.Getenv(cosmostest.EnvEndpoint) != "" {
+		t.Skipf("needs a local simulator process; %s is set", cosmostest.EnvEndpoint)
+	}
 }
 
 // config returns a Config for container c of srv.
