@@ -76,8 +76,18 @@ type Harness struct {
 	Syncer     *inventory.Syncer
 	Logs       *LogBuffer
 
+	ctx    context.Context
 	cancel context.CancelFunc
+	log    *slog.Logger
 	wg     sync.WaitGroup
+}
+
+// StartWorker starts the in-process worker (New does, unless Options.NoWorker).
+func (h *Harness) StartWorker() {
+	w := &orderflow.Worker{Queue: h.DB, Process: h.Service.Process, Concurrency: 8, Poll: 20 * time.Millisecond,
+		LeaseTTL: 30 * time.Second, Grace: time.Second, Log: h.log}
+	h.wg.Add(1)
+	go func() { defer h.wg.Done(); w.Run(h.ctx) }()
 }
 
 // New starts everything and stops it when the test ends.
@@ -156,7 +166,7 @@ func New(t testing.TB, opts Options) *Harness {
 	}
 	h.Service = &orderflow.Service{Store: h.Store, Queue: db, Shopify: sc, Warehouses: whs, Route: rc.Route,
 		AllowedShop: opts.AllowedShop, MaxAttempts: opts.MaxAttempts, RetryBase: 10 * time.Millisecond,
-		RetryMax: 80 * time.Millisecond, Log: log}
+		RetryMax: 80 * time.Millisecond, HoldRetry: 50 * time.Millisecond, Log: log}
 	h.Syncer = &inventory.Syncer{Store: h.Store, Catalog: sc, Sources: sources, Holder: "test", Log: log}
 
 	v, err := webhook.NewVerifier(Secret, "")
@@ -174,16 +184,13 @@ func New(t testing.TB, opts Options) *Harness {
 		w.SetCallback(cb)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.log = log
 	if !opts.NoWorker {
-		w := &orderflow.Worker{Queue: db, Process: h.Service.Process, Concurrency: 8, Poll: 20 * time.Millisecond,
-			LeaseTTL: 30 * time.Second, Grace: time.Second, Log: log}
-		h.wg.Add(1)
-		go func() { defer h.wg.Done(); w.Run(ctx) }()
+		h.StartWorker()
 	}
 	t.Cleanup(func() {
-		cancel()
+		h.cancel()
 		h.wg.Wait()
 		db.Close()
 		if t.Failed() {

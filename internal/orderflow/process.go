@@ -127,9 +127,6 @@ func (s *Service) cancel(ctx context.Context, o *order.Order, j order.Job) order
 	return order.Outcome{Kind: order.OutcomeDone, Reason: "cancelled at the warehouse"}
 }
 
-// holdRetry is how long a shipment waits for a fulfillment order hold to be released.
-const holdRetry = 5 * time.Minute
-
 func (s *Service) fulfill(ctx context.Context, o *order.Order, j order.Job) order.Outcome {
 	sh := o.Shipment(j.Shipment)
 	switch {
@@ -191,7 +188,11 @@ func (s *Service) holdWait(ctx context.Context, j order.Job, notes []string) ord
 	if err != nil {
 		return order.Outcome{Kind: order.OutcomeRetry, After: s.Backoff(j.Attempt + 1), Reason: err.Error()}
 	}
-	return order.Outcome{Kind: order.OutcomeRetry, After: holdRetry, Reason: strings.Join(notes, "; ")}
+	wait := s.HoldRetry
+	if wait <= 0 {
+		wait = 5 * time.Minute
+	}
+	return order.Outcome{Kind: order.OutcomeRetry, After: wait, Reason: strings.Join(notes, "; ")}
 }
 
 func (s *Service) recordFulfillment(ctx context.Context, o *order.Order, j order.Job, id string, notes []string, st *order.FulfillmentState, p *plan) order.Outcome {

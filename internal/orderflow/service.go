@@ -43,6 +43,9 @@ type Service struct {
 	MaxAttempts       int           // attempts before a job is dead-lettered (default 8)
 	RetryBase         time.Duration // first retry delay (default 2 s)
 	RetryMax          time.Duration // longest retry delay (default 10 min)
+	// HoldRetry is how often a shipment waiting for a fulfillment order hold to be released
+	// checks again (default 5 min).
+	HoldRetry time.Duration
 	Log               *slog.Logger
 	Now               func() time.Time
 }
