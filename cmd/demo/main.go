@@ -246,7 +246,7 @@ func seedInventory(sim *shopifysim.Server, whs map[string]*warehousesim.Warehous
 		zero[loc] = 0
 	}
 	skus := []string{"SKU2006-001", "SKU2006-020", "SKU2006-035", "LENS-PROTECT-2YR", "CASE-LEATHER-PREM",
-		"SKU2006-0011", // a prefix match of SKU2006-001: Shopify's fuzzy search returns it too
+		"SKU2006-0011",   // a prefix match of SKU2006-001: Shopify's fuzzy search returns it too
 		"DUP-1", "DUP-1"} // the same SKU on two items: ambiguous, reported
 	for i, sku := range skus {
 		av := map[string]int{}

@@ -199,4 +199,3 @@ func post(url string, body []byte, headers map[string]string) error {
 	}
 	return nil
 }
-

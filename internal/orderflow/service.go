@@ -46,8 +46,8 @@ type Service struct {
 	// HoldRetry is how often a shipment waiting for a fulfillment order hold to be released
 	// checks again (default 5 min).
 	HoldRetry time.Duration
-	Log               *slog.Logger
-	Now               func() time.Time
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 func (s *Service) now() time.Time {
