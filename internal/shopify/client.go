@@ -123,6 +123,8 @@ type Client struct {
 	gql    graphql.Client
 
 	warned sync.Map // deprecation reasons and version notices already logged
+
+	onAdmit func(op string) // test hook: a call passed the bucket (before it stops waiting)
 }
 
 var versionPattern = regexp.MustCompile(`^(\d{4}-(01|04|07|10)|unstable)$`)

@@ -121,6 +121,9 @@ func (c *Client) acquire(ctx context.Context, cl call) error {
 	for {
 		d := c.bucket.take(c.now(), cl.priority, cost)
 		if d == 0 || waited >= 2*c.maxWait {
+			if c.onAdmit != nil {
+				c.onAdmit(cl.op)
+			}
 			return nil
 		}
 		if cl.priority == PriorityHigh && !waiting {

@@ -283,7 +283,7 @@ func TestBucketTakeLeavesReserveForHighPriority(t *testing.T) {
 // blocks in its wait; a low-priority call that could afford its cost must not go first.
 func TestLowPriorityYieldsToWaitingHighPriority(t *testing.T) {
 	clock := newFakeClock()
-	entered, release := make(chan struct{}), make(chan struct{})
+	entered, release, highAdmitted := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	c, err := New(Config{StoreURL: "acme.myshopify.com", AccessToken: "t", Now: clock.Now, Logger: discard()})
 	if err != nil {
@@ -296,8 +296,16 @@ func TestLowPriorityYieldsToWaitingHighPriority(t *testing.T) {
 			return clock.Sleep(ctx, d)
 		}
 		yields++
-		if yields == 5 {
+		switch {
+		case yields == 5:
 			close(release)
+		case yields > 5:
+			// Let the released high-priority call run before fake time moves on (with fake
+			// sleeps the yielding loop could otherwise outrun the scheduler).
+			select {
+			case <-highAdmitted:
+			case <-time.After(5 * time.Second):
+			}
 		}
 		return clock.Sleep(ctx, d)
 	}
@@ -310,6 +318,14 @@ func TestLowPriorityYieldsToWaitingHighPriority(t *testing.T) {
 
 	var mu sync.Mutex
 	var admitted []string
+	c.onAdmit = func(op string) {
+		mu.Lock()
+		admitted = append(admitted, op)
+		mu.Unlock()
+		if op == "High" {
+			close(highAdmitted)
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -321,20 +337,16 @@ func TestLowPriorityYieldsToWaitingHighPriority(t *testing.T) {
 		if err := c.acquire(context.Background(), call{op: "High", priority: PriorityHigh}); err != nil {
 			t.Error(err)
 		}
-		mu.Lock()
-		admitted = append(admitted, "high")
-		mu.Unlock()
 	}()
 	<-entered
 	if err := c.acquire(context.Background(), call{op: "Low", priority: PriorityLow}); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	admitted = append(admitted, "low")
-	mu.Unlock()
 	wg.Wait()
-	if fmt.Sprint(admitted) != "[high low]" {
-		t.Errorf("admission order %v, want [high low]", admitted)
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(admitted) != "[High Low]" {
+		t.Errorf("admission order %v, want [High Low]", admitted)
 	}
 	if yields < 5 {
 		t.Errorf("low-priority call yielded %d times", yields)
