@@ -284,7 +284,7 @@ func TestBucketTakeLeavesReserveForHighPriority(t *testing.T) {
 func TestLowPriorityYieldsToWaitingHighPriority(t *testing.T) {
 	clock := newFakeClock()
 	entered, release, highAdmitted := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var once sync.Once
+	var once, releaseOnce sync.Once
 	c, err := New(Config{StoreURL: "acme.myshopify.com", AccessToken: "t", Now: clock.Now, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +298,7 @@ func TestLowPriorityYieldsToWaitingHighPriority(t *testing.T) {
 		yields++
 		switch {
 		case yields == 5:
-			close(release)
+			releaseOnce.Do(func() { close(release) })
 		case yields > 5:
 			// Let the released high-priority call run before fake time moves on (with fake
 			// sleeps the yielding loop could otherwise outrun the scheduler).
@@ -342,6 +342,7 @@ func TestLowPriorityYieldsToWaitingHighPriority(t *testing.T) {
 	if err := c.acquire(context.Background(), call{op: "Low", priority: PriorityLow}); err != nil {
 		t.Fatal(err)
 	}
+	releaseOnce.Do(func() { close(release) }) // in case the low call never yielded
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
