@@ -73,6 +73,12 @@ func TestWholeFlow(t *testing.T) {
 		if !strings.Contains(string(f.Body), `"lineItemId":"976318377106520349"`) {
 			t.Fatalf("%s: big line item id not exact in %s", c.name, f.Body)
 		}
+		// Money travels as exact decimal strings in one currency.
+		for _, m := range []string{`"totalPrice":"404.95"`, `"currency":"USD"`, `"price":"89.99"`, `"netAmount":"89.99"`} {
+			if !strings.Contains(string(f.Body), m) {
+				t.Fatalf("%s: %s missing in %s", c.name, m, f.Body)
+			}
+		}
 		fs := h.Shopify.Fulfillments(c.id)
 		if len(fs) != 1 || fs[0].TrackingNumber != warehousesim.TrackingNumber(c.warehouse, c.id) {
 			t.Fatalf("%s: Shopify fulfillments %+v", c.name, fs)

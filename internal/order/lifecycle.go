@@ -20,6 +20,8 @@ type Snapshot struct {
 	TotalPrice        string
 	Lines             []Line // every line, shippable or not
 	ShippingAddress   *Address
+	// Warnings name optional fields that were malformed and ignored (logged, never fatal).
+	Warnings []string
 }
 
 // Delivery is the metadata of one webhook delivery.

@@ -103,7 +103,11 @@ type Line struct {
 	FulfillableQuantity int    `json:"fulfillableQuantity"`
 	RequiresShipping    bool   `json:"requiresShipping"`
 	GiftCard            bool   `json:"giftCard,omitempty"`
-	Price               string `json:"price,omitempty"` // decimal string
+	Price               string `json:"price,omitempty"` // unit price, decimal string, shop currency
+	// NetAmount is price × quantity minus Shopify's own discount allocations for the line, as a
+	// decimal string in the shop currency (for customs values and invoices; never re-derived
+	// with floats, so the lines add up to Shopify's figures).
+	NetAmount string `json:"netAmount,omitempty"`
 }
 
 // Shippable reports whether the line goes to a warehouse: it needs shipping, is not a gift

@@ -89,6 +89,10 @@ func (s *Service) intakeOrder(ctx context.Context, d order.Delivery, body []byte
 	if err != nil {
 		return s.intakeReceipt(ctx, d, body, order.ReceiptQuarantine, err.Error())
 	}
+	if len(snap.Warnings) > 0 {
+		s.log().Warn("webhook payload has malformed optional fields (ignored)", "topic", d.Topic, "webhook_id", d.WebhookID,
+			"order_id", snap.OrderID, "warnings", snap.Warnings)
+	}
 	id := order.RecordID(d.Shop, snap.OrderID)
 	res := IntakeResult{OrderID: snap.OrderID, RecordID: id}
 	pol := s.policy()

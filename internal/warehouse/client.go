@@ -157,6 +157,8 @@ func (c *Client) Name() string { return c.name }
 //   - currency: the shop currency of totalPrice and the item prices (ISO 4217);
 //   - totalPrice: the order total as a decimal string (never a float);
 //   - items[].price: the unit price as a decimal string;
+//   - items[].netAmount: price × quantity minus Shopify's discount allocations for the line, a
+//     decimal string in the same currency (the lines' declared values, exact);
 //   - shippingAddress.company and shippingAddress.phone, for the carrier label.
 //
 // Every id is a decimal string; orderNumber is a JSON integer.
@@ -178,6 +180,7 @@ type DispatchItem struct {
 	Name       string `json:"name"`
 	LineItemID string `json:"lineItemId"`
 	Price      string `json:"price,omitempty"`
+	NetAmount  string `json:"netAmount,omitempty"`
 }
 
 // ShippingAddress is the address of a DispatchRequest. State is the province code and Country
@@ -228,7 +231,7 @@ func NewDispatchRequest(o *order.Order) (*DispatchRequest, error) {
 		if l.SKU == "" {
 			return nil, fmt.Errorf("line %s has no SKU", l.LineItemID)
 		}
-		r.Items = append(r.Items, DispatchItem{SKU: l.SKU, Quantity: q, Name: l.Name, LineItemID: l.LineItemID, Price: l.Price})
+		r.Items = append(r.Items, DispatchItem{SKU: l.SKU, Quantity: q, Name: l.Name, LineItemID: l.LineItemID, Price: l.Price, NetAmount: l.NetAmount})
 	}
 	if len(r.Items) == 0 {
 		return nil, errors.New("order has no lines to ship")

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/shipwell/orderflow/internal/order"
 )
 
@@ -37,6 +39,9 @@ func DecodeOrder(body []byte) (*order.Snapshot, error) {
 		Currency:          string(p.Currency),
 		TotalPrice:        string(p.TotalPrice),
 	}
+	if p.TotalPrice == "" {
+		s.Warnings = append(s.Warnings, "total_price missing or not a decimal")
+	}
 	if t, err := ParseTime(string(p.UpdatedAt)); err == nil {
 		s.UpdatedAt = t
 	}
@@ -61,6 +66,10 @@ func DecodeOrder(body []byte) (*order.Snapshot, error) {
 		if li.RequiresShipping != nil {
 			rs = bool(*li.RequiresShipping)
 		}
+		net, warn := netAmount(li)
+		if warn != "" {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("line %s: %s", li.ID, warn))
+		}
 		s.Lines = append(s.Lines, order.Line{
 			LineItemID:          string(li.ID),
 			VariantID:           string(li.VariantID),
@@ -71,6 +80,7 @@ func DecodeOrder(body []byte) (*order.Snapshot, error) {
 			RequiresShipping:    rs,
 			GiftCard:            bool(li.GiftCard),
 			Price:               string(li.Price),
+			NetAmount:           net,
 		})
 	}
 	if a := p.ShippingAddress; a != nil {
@@ -148,6 +158,29 @@ type orderPayload struct {
 	ShippingAddress   *addressFields `json:"shipping_address"`
 }
 
+// netAmount is price × quantity minus the line's discount allocations, exactly.
+func netAmount(li lineItem) (string, string) {
+	if li.Price == "" {
+		return "", "no usable price"
+	}
+	price, err := decimal.NewFromString(string(li.Price))
+	if err != nil {
+		return "", "no usable price"
+	}
+	net := price.Mul(decimal.NewFromInt(int64(li.Quantity)))
+	for _, d := range li.DiscountAllocations {
+		if d.Amount == "" {
+			return "", "discount allocation without a usable amount"
+		}
+		a, err := decimal.NewFromString(string(d.Amount))
+		if err != nil {
+			return "", "discount allocation without a usable amount"
+		}
+		net = net.Sub(a)
+	}
+	return net.StringFixed(max(2, -price.Exponent())), ""
+}
+
 type lineItem struct {
 	ID                  flexString  `json:"id"`
 	VariantID           flexString  `json:"variant_id"`
@@ -159,6 +192,9 @@ type lineItem struct {
 	RequiresShipping    *flexBool   `json:"requires_shipping"`
 	GiftCard            flexBool    `json:"gift_card"`
 	Price               flexDecimal `json:"price"`
+	DiscountAllocations []struct {
+		Amount flexDecimal `json:"amount"`
+	} `json:"discount_allocations"`
 }
 
 type addressFields struct {

@@ -3,8 +3,10 @@ package webhook
 import (
 	"errors"
 	"github.com/shipwell/orderflow/internal/order"
+	"github.com/shopspring/decimal"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -195,4 +197,31 @@ func view(o *order.Snapshot) orderView {
 		v.addrName, v.country = o.ShippingAddress.Name, o.ShippingAddress.CountryCode
 	}
 	return v
+}
+
+// TestMoneyIsExact is failure mode C15: per-line net values from Shopify's own allocations add
+// up to Shopify's total to the cent; float rounding would make 3.03.
+func TestMoneyIsExact(t *testing.T) {
+	body := `{"id":1,"currency":"EUR","total_discounts":"10.00","total_price":"3.05",
+	 "line_items":[{"id":1,"quantity":1,"price":"4.35","discount_allocations":[{"amount":"3.34"}]},
+	               {"id":2,"quantity":1,"price":"4.35","discount_allocations":[{"amount":"3.33"}]},
+	               {"id":3,"quantity":1,"price":4.35,"discount_allocations":[{"amount":3.33}]}],
+	 "shipping_lines":[]}`
+	s, err := DecodeOrder([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := decimal.Zero
+	var nets []string
+	for _, l := range s.Lines {
+		nets = append(nets, l.NetAmount)
+		sum = sum.Add(decimal.RequireFromString(l.NetAmount))
+	}
+	if strings.Join(nets, ",") != "1.01,1.02,1.02" || !sum.Equal(decimal.RequireFromString(s.TotalPrice)) {
+		t.Fatalf("nets %v sum %s total %s", nets, sum, s.TotalPrice)
+	}
+	q, err := DecodeOrder([]byte(`{"id":1,"total_price":"x","line_items":[{"id":1,"quantity":2,"price":"n/a"}]}`))
+	if err != nil || len(q.Warnings) != 2 || q.Lines[0].NetAmount != "" {
+		t.Fatalf("warnings %v net %q err %v", q.Warnings, q.Lines[0].NetAmount, err)
+	}
 }
