@@ -160,11 +160,22 @@ type Report struct {
 	Others []WebhookSubscription
 }
 
-// Count returns how many changes have action a (failed ones included).
+// Count returns how many changes with action a succeeded (or are planned, in a dry run).
 func (r Report) Count(a Action) int {
 	n := 0
 	for _, c := range r.Changes {
-		if c.Action == a {
+		if c.Action == a && c.Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Failed returns how many changes failed.
+func (r Report) Failed() int {
+	n := 0
+	for _, c := range r.Changes {
+		if c.Err != nil {
 			n++
 		}
 	}
@@ -214,9 +225,13 @@ func (r Report) String() string {
 	if r.DryRun {
 		created, updated = "to create", "to update"
 	}
-	fmt.Fprintf(&b, "Summary: %d %s, %d %s, %d unchanged, %d duplicate, %d stale, %d left alone\n",
+	fmt.Fprintf(&b, "Summary: %d %s, %d %s, %d unchanged, %d duplicate, %d stale, %d left alone",
 		r.Count(ActionCreate), created, r.Count(ActionUpdate), updated, r.Count(ActionUnchanged),
 		r.Count(ActionDuplicate), r.Count(ActionStale), len(r.Others))
+	if n := r.Failed(); n > 0 {
+		fmt.Fprintf(&b, ", %d FAILED", n)
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 

@@ -175,7 +175,7 @@ func TestRegisterWebhooksRefusals(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "Address cannot be a Shopify or an internal domain") {
 		t.Fatalf("err = %v", err)
 	}
-	if !strings.Contains(rep.String(), "FAILED create") {
+	if !strings.Contains(rep.String(), "FAILED create") || !strings.Contains(rep.String(), "0 created, 0 updated, 0 unchanged, 0 duplicate, 0 stale, 0 left alone, 2 FAILED") || rep.Failed() != 2 {
 		t.Errorf("report:\n%s", rep)
 	}
 }
