@@ -50,6 +50,11 @@ func (s *Service) Process(ctx context.Context, j order.Job) order.Outcome {
 // failed turns an error into a retry or, when it is permanent or the attempts are used up, a
 // dead letter recorded on the order together with the attempt.
 func (s *Service) failed(ctx context.Context, j order.Job, kind order.JobKind, err error) order.Outcome {
+	return s.failedFrom(ctx, nil, j, kind, err)
+}
+
+// failedFrom is failed starting from the record the caller already read (nil: read it).
+func (s *Service) failedFrom(ctx context.Context, cur *order.Order, j order.Job, kind order.JobKind, err error) order.Outcome {
 	n := j.Attempt + 1
 	reason := err.Error()
 	dead := order.IsPermanent(err) || n >= s.maxAttempts()
@@ -57,7 +62,7 @@ func (s *Service) failed(ctx context.Context, j order.Job, kind order.JobKind, e
 		reason = fmt.Sprintf("gave up after %d attempts: %s", n, reason)
 	}
 	now := s.now()
-	_, uerr := s.update(ctx, j.Order, func(o *order.Order) ([]order.Job, error) {
+	_, uerr := s.updateFrom(ctx, j.Order, cur, func(o *order.Order) ([]order.Job, error) {
 		a := order.Attempt{Kind: kind, Warehouse: j.Warehouse, At: now, Attempt: n, Outcome: "retry", Detail: err.Error()}
 		if dead {
 			a.Outcome = "failed"
@@ -90,10 +95,10 @@ func (s *Service) dispatch(ctx context.Context, o *order.Order, j order.Job) ord
 	}
 	fid, err := wh.Client.Dispatch(ctx, o, order.IdempotencyKey(o.ID, o.Route))
 	if err != nil {
-		return s.failed(ctx, j, order.JobDispatch, err)
+		return s.failedFrom(ctx, o, j, order.JobDispatch, err)
 	}
 	now := s.now()
-	_, err = s.update(ctx, o.ID, func(o *order.Order) ([]order.Job, error) {
+	_, err = s.updateFrom(ctx, o.ID, o, func(o *order.Order) ([]order.Job, error) {
 		o.AddAttempt(order.Attempt{Kind: order.JobDispatch, Warehouse: j.Warehouse, At: now, Attempt: j.Attempt + 1,
 			Outcome: "ok", Detail: "fulfillmentId " + fid})
 		return o.Dispatched(fid, now), nil

@@ -110,10 +110,20 @@ var errNoChange = errors.New("no change")
 // update reads the record, applies fn and saves, retrying on write conflicts; jobs fn returns go
 // into the record's outbox in the same write and are then handed to the queue.
 func (s *Service) update(ctx context.Context, id string, fn func(o *order.Order) ([]order.Job, error)) (*order.Order, error) {
+	return s.updateFrom(ctx, id, nil, fn)
+}
+
+// updateFrom is update starting from cur, a copy of the record the caller already read (saving
+// a round trip); a conflict re-reads it.
+func (s *Service) updateFrom(ctx context.Context, id string, cur *order.Order, fn func(o *order.Order) ([]order.Job, error)) (*order.Order, error) {
 	for try := 0; ; try++ {
-		o, err := s.Store.Get(ctx, id)
-		if err != nil {
-			return nil, err
+		o := cur
+		cur = nil
+		if o == nil {
+			var err error
+			if o, err = s.Store.Get(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		jobs, err := fn(o)
 		if errors.Is(err, errNoChange) {
@@ -148,10 +158,14 @@ func (s *Service) publish(ctx context.Context, o *order.Order) error {
 	for _, j := range jobs {
 		sent[j.ID] = true
 	}
+	// First try with the record as saved (no extra read); re-read only after a conflict.
+	cur := cloneOrder(o)
 	for try := 0; try < 50; try++ {
-		cur, err := s.Store.Get(ctx, o.ID)
-		if err != nil {
-			return fmt.Errorf("clear outbox of order %s: %w", o.OrderID, err)
+		if cur == nil {
+			var err error
+			if cur, err = s.Store.Get(ctx, o.ID); err != nil {
+				return fmt.Errorf("clear outbox of order %s: %w", o.OrderID, err)
+			}
 		}
 		n := len(cur.Outbox)
 		cur.Outbox = slices.DeleteFunc(cur.Outbox, func(j order.Job) bool { return sent[j.ID] })
@@ -159,8 +173,9 @@ func (s *Service) publish(ctx context.Context, o *order.Order) error {
 			*o = *cur
 			return nil
 		}
-		err = s.Store.Save(ctx, cur)
+		err := s.Store.Save(ctx, cur)
 		if errors.Is(err, order.ErrConflict) {
+			cur = nil
 			continue
 		}
 		if err != nil {
@@ -171,6 +186,13 @@ func (s *Service) publish(ctx context.Context, o *order.Order) error {
 		return nil
 	}
 	return fmt.Errorf("clear outbox of order %s: too many conflicts", o.OrderID)
+}
+
+// cloneOrder copies a record deeply enough to edit its outbox without touching the original.
+func cloneOrder(o *order.Order) *order.Order {
+	c := *o
+	c.Outbox = slices.Clone(o.Outbox)
+	return &c
 }
 
 // SweepOutbox re-sends jobs that were written with their orders but not confirmed as queued (a
