@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/shipwell/orderflow/internal/order"
 )
 
 // Top-level GraphQL error codes (errors[].extensions.code) the client treats specially.
@@ -209,6 +211,12 @@ func httpCause(status int) string {
 		return "Shopify server error"
 	}
 	return ""
+}
+
+// Is makes errors.Is(err, order.ErrStale) true for a compare-and-swap failure, so callers that
+// only know the order package can tell it apart.
+func (e *UserErrors) Is(target error) bool {
+	return target == order.ErrStale && e.HasCode(CodeChangeFromQuantityStale)
 }
 
 // IsStale reports whether err is an inventory compare-and-swap failure

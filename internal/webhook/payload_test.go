@@ -2,12 +2,14 @@ package webhook
 
 import (
 	"errors"
-	"github.com/shipwell/orderflow/internal/order"
-	"github.com/shopspring/decimal"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/shipwell/orderflow/internal/order"
 )
 
 func fixture(t testing.TB, name string) []byte {
