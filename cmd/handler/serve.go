@@ -209,7 +209,8 @@ func printSyncReport(out io.Writer, rep inventory.Report) {
 			label string
 			skus  []string
 		}{{"unknown in Shopify", w.Unknown}, {"ambiguous (several items)", w.Ambiguous},
-			{"listed twice in the feed", w.Duplicated}, {"not stocked at the location", w.NotStocked}, {"errors", w.Errors}} {
+			{"listed twice in the feed", w.Duplicated}, {"not stocked at the location", w.NotStocked},
+			{"negative in the feed (set to 0)", w.Negative}, {"errors", w.Errors}} {
 			if len(l.skus) > 0 {
 				fmt.Fprintf(out, "  %s: %v\n", l.label, l.skus)
 			}

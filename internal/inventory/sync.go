@@ -75,6 +75,7 @@ type WarehouseReport struct {
 	Ambiguous  []string `json:"ambiguousSkus,omitempty"`
 	Duplicated []string `json:"duplicatedInFeed,omitempty"`
 	NotStocked []string `json:"notStockedAtLocation,omitempty"`
+	Negative   []string `json:"negativeClampedToZero,omitempty"`
 	Errors     []string `json:"errors,omitempty"`
 }
 
@@ -138,7 +139,7 @@ func (s *Syncer) Run(ctx context.Context, trigger string, pastDue bool) (Report,
 		rep.Warehouses = append(rep.Warehouses, wr)
 		s.log().Info("inventory synced", "warehouse", wr.Name, "feed_skus", wr.FeedSKUs, "updated", wr.Updated,
 			"unchanged", wr.Unchanged, "unknown", len(wr.Unknown), "ambiguous", len(wr.Ambiguous),
-			"duplicated", len(wr.Duplicated), "not_stocked", len(wr.NotStocked), "errors", len(wr.Errors))
+			"duplicated", len(wr.Duplicated), "not_stocked", len(wr.NotStocked), "negative", len(wr.Negative), "errors", len(wr.Errors))
 	}
 	rep.FinishedAt = s.now()
 	b, _ := json.Marshal(rep)
@@ -192,7 +193,11 @@ func (s *Syncer) syncWarehouse(ctx context.Context, src Source, started time.Tim
 	for _, st := range feed {
 		seen[st.SKU]++
 		qty[st.SKU] = st.Quantity
+		if st.Quantity < 0 {
+			wr.Negative = append(wr.Negative, st.SKU)
+		}
 	}
+	sort.Strings(wr.Negative)
 	var skus []string
 	for sku, n := range seen {
 		switch {

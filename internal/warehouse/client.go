@@ -607,7 +607,8 @@ func cursorValue(raw json.RawMessage) (string, error) {
 }
 
 // quantity reads a stock quantity: a JSON integer (5, 5.0, 5e2 are integers) or a string of
-// one; negative and fractional values are rejected.
+// one; fractional values are rejected. A negative quantity (a warehouse reporting a backorder)
+// is returned as it is: the inventory sync clamps it to 0 and reports it.
 func quantity(raw json.RawMessage) (int, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -715,8 +716,8 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// parseCount parses a non-negative integer count written as an integer, or in a decimal or
-// exponent form whose value is whole ("5.0", "5e2"). It never goes through float64.
+// parseCount parses an integer count written as an integer, or in a decimal or exponent form
+// whose value is whole ("5.0", "5e2", "-3"). It never goes through float64.
 func parseCount(s string) (int, error) {
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -738,9 +739,6 @@ func parseCount(s string) (int, error) {
 	if digits == "" {
 		return 0, nil
 	}
-	if neg {
-		return 0, errors.New("negative")
-	}
 	if scale > 0 {
 		if scale > len(digits) || strings.Trim(digits[len(digits)-scale:], "0") != "" {
 			return 0, errors.New("not an integer")
@@ -755,6 +753,9 @@ func parseCount(s string) (int, error) {
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || n > maxCount {
 		return 0, errors.New("too large")
+	}
+	if neg {
+		return -int(n), nil
 	}
 	return int(n), nil
 }

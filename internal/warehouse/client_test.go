@@ -659,7 +659,8 @@ func TestInventory(t *testing.T) {
 		{name: "bad json", pages: map[string]string{"": `{"items":[`}, wantHits: 1, wantErr: "page 1: invalid JSON", permanent: true},
 		{name: "not json", pages: map[string]string{"": `<html>`}, wantHits: 1, wantErr: "neither a JSON object nor an array", permanent: true},
 		{name: "empty body", pages: map[string]string{"": ``}, wantHits: 1, wantErr: "empty body", permanent: true},
-		{name: "negative", pages: map[string]string{"": `{"items":[{"sku":"A-1","quantity":-1}]}`}, wantHits: 1, wantErr: `item 0 (sku "A-1"): quantity "-1": negative`, permanent: true},
+		{name: "negative (a backorder) is passed on", pages: map[string]string{"": `{"items":[{"sku":"A-1","quantity":-1},{"sku":"B-2","quantity":"-2.0"}]}`},
+			want: []order.Stock{{SKU: "A-1", Quantity: -1}, {SKU: "B-2", Quantity: -2}}, wantHits: 1},
 		{name: "fraction", pages: map[string]string{"": `{"items":[{"sku":"A","quantity":1},{"sku":"B","quantity":2.5}]}`}, wantHits: 1, wantErr: `item 1 (sku "B"): quantity "2.5": not an integer`, permanent: true},
 		{name: "tiny exponent", pages: map[string]string{"": `{"items":[{"sku":"A","quantity":5e-3}]}`}, wantHits: 1, wantErr: "not an integer", permanent: true},
 		{name: "huge exponent", pages: map[string]string{"": `{"items":[{"sku":"A","quantity":1e999999999}]}`}, wantHits: 1, wantErr: "not a valid integer", permanent: true},
@@ -753,7 +754,7 @@ func TestParseCount(t *testing.T) {
 	}{
 		{"0", 0, true}, {"-0", 0, true}, {"5", 5, true}, {"5.000", 5, true}, {"5e2", 500, true}, {"5E+2", 500, true},
 		{"50e-1", 5, true}, {"0.0", 0, true}, {"2147483647", 2147483647, true},
-		{"2147483648", 0, false}, {"-1", 0, false}, {"-1.0", 0, false}, {"0.5", 0, false}, {"5e-1", 0, false},
+		{"2147483648", 0, false}, {"-1", -1, true}, {"-1.0", -1, true}, {"-2147483648", 0, false}, {"0.5", 0, false}, {"5e-1", 0, false},
 		{"", 0, false}, {"abc", 0, false}, {"1.2.3", 0, false}, {".5", 0, false}, {"1e", 0, false}, {"1e400", 0, false},
 		{"1e18", 0, false}, {"0x10", 0, false},
 	}

@@ -41,7 +41,7 @@ func FuzzParseCount(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if n < 0 || n > maxCount {
+		if n < -maxCount || n > maxCount {
 			t.Fatalf("parseCount(%q) = %d", s, n)
 		}
 		if v, perr := strconv.ParseInt(s, 10, 64); perr == nil && int(v) != n {
