@@ -24,7 +24,8 @@ import (
 // checked over the forwarded bytes, the handler's answer goes back as-is, and the function key
 // the host passes through never reaches the handler's output.
 func TestOrderCreatedForwarded(t *testing.T) {
-	in := w.fwd
+	w := newWorld(t)
+	in := w.start(t, appForwarding)
 
 	// A payload whose bytes a normalising proxy would change: non-ASCII text (raw UTF-8 and a
 	// \u escape) and JSON-escaped slashes.
@@ -65,8 +66,11 @@ func TestOrderCreatedForwarded(t *testing.T) {
 			if !bytes.Equal(inv.RequestBody, tc.body) {
 				t.Fatal("the forwarded body differs from the caller's")
 			}
-			if len(tc.query) > 0 && !strings.Contains(inv.RawQuery, "code=") {
+			if len(tc.query) > 0 && !strings.Contains(inv.RawQuery, "code="+hostKey) {
 				t.Fatalf("the host passes ?code= through; forwarded query %q", inv.RawQuery)
+			}
+			if tc.header != nil && inv.RequestHeader.Get("X-Functions-Key") != hostKey {
+				t.Fatal("the host passes x-functions-key through; the forwarded request lacks it")
 			}
 			if res.StatusCode != http.StatusOK || !bytes.Equal(res.Body, inv.Body) {
 				t.Fatalf("status %d body %s (handler body %s)", res.StatusCode, res.Body, inv.Body)
@@ -89,7 +93,7 @@ func TestOrderCreatedForwarded(t *testing.T) {
 	t.Run("the operator CLI shows the record", func(t *testing.T) {
 		// The flag goes before the id: the documented `orders show <id> --json` is refused
 		// (cmd/handler/ops.go stops parsing flags at the id; reported).
-		cli := exec.Command(w.bin, "orders", "show", "--json", "5900000000001")
+		cli := exec.Command(handlerBin, "orders", "show", "--json", "5900000000001")
 		cli.Dir = t.TempDir()
 		cli.Env = append(envList(in.env), "PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"))
 		var stdout, stderr bytes.Buffer
@@ -149,7 +153,8 @@ func TestOrderCreatedForwarded(t *testing.T) {
 // TestOrderWebhooks drives order-paid, order-cancelled, order-fulfilled and inventory-updated
 // through forwarding, each with a payload that changes the record the way its topic should.
 func TestOrderWebhooks(t *testing.T) {
-	in := w.fwd
+	w := newWorld(t)
+	in := w.start(t, appForwarding)
 	created := func(t *testing.T, id, financial string) {
 		t.Helper()
 		body := flowtest.Edit(t, paidOrder(t, id, "US", "CA"), flowtest.Set("financial_status", financial))
@@ -237,7 +242,8 @@ func TestOrderWebhooks(t *testing.T) {
 // gets the §2 invocation envelope at POST /<function>, with the body as a string (or base64 for
 // application/octet-stream), and answers through Outputs.res.
 func TestEnvelopeMode(t *testing.T) {
-	in := w.envl
+	w := newWorld(t)
+	in := w.start(t, appEnvelope)
 
 	t.Run("a UTF-8 JSON webhook verifies", func(t *testing.T) {
 		body := scenario(t, "orders_create_international_de.json")
@@ -341,7 +347,8 @@ func envelopeBody(t *testing.T, inv *hostsim.Invocation) string {
 // ships the order, and the resulting fulfill job, delivered to fulfillment-router, creates the
 // Shopify fulfillment.
 func TestFulfillmentCallback(t *testing.T) {
-	in := w.fwd
+	w := newWorld(t)
+	in := w.start(t, appForwarding)
 	id := "5900000000401"
 	body := paidOrder(t, id, "US", "NY")
 	if _, err := w.shopify.AddOrderFromWebhook(body, flowtest.LocEast); err != nil {

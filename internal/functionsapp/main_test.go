@@ -56,25 +56,22 @@ func secrets() []string {
 	return out
 }
 
-// world is everything TestMain starts once: the built binary, the simulators, and two running
-// function apps.
-type world struct {
-	root    string // the repository root (the app root: host.json and the function folders)
-	tmp     string
-	bin     string // the built handler
-	shopify *shopifysim.Server
-	wh      map[string]*warehousesim.Warehouse
-	env     map[string]string // app settings shared by every instance (DATA_DIR is per instance)
-	logs    *flowtest.LogBuffer
+// Built once by TestMain.
+var (
+	repo         string // the repository root: the app root as deployed (host.json, eight function folders)
+	handlerBin   string // the handler built from ./cmd/handler
+	envelopeRoot string // a copy of the app without forwarding (see appEnvelope)
+)
 
-	// fwd is the app as deployed: the repo root's host.json (forwarding on) and function folders.
-	fwd *instance
-	// envl is a copy of the app with enableForwardingHttpRequest false (HTTP functions get the
-	// invocation envelope) and fulfillment-router without "dataType": "binary" (string mode).
-	envl *instance
-}
-
-var w *world
+// The two function apps the tests run.
+const (
+	// appForwarding is the repository root as deployed: enableForwardingHttpRequest true,
+	// fulfillment-router with "dataType": "binary".
+	appForwarding = "forwarding"
+	// appEnvelope is a copy with enableForwardingHttpRequest false (the HTTP functions get the
+	// §2 invocation envelope) and fulfillment-router without "dataType" (string mode).
+	appEnvelope = "envelope"
+)
 
 func TestMain(m *testing.M) {
 	code, err := setUp(m)
@@ -85,37 +82,71 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func setUp(m *testing.M) (code int, err error) {
-	wd := &world{wh: map[string]*warehousesim.Warehouse{}, logs: &flowtest.LogBuffer{}}
-	if wd.root, err = repoRoot(); err != nil {
+// setUp builds the handler and the envelope app copy once, then runs the tests.
+func setUp(m *testing.M) (int, error) {
+	var err error
+	if repo, err = repoRoot(); err != nil {
 		return 0, err
 	}
-	if wd.tmp, err = os.MkdirTemp("", "functionsapp-"); err != nil {
+	tmp, err := os.MkdirTemp("", "functionsapp-")
+	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(wd.tmp)
-
-	wd.bin = filepath.Join(wd.tmp, "handler")
-	build := exec.Command("go", "build", "-o", wd.bin, "./cmd/handler")
-	build.Dir = wd.root
+	defer os.RemoveAll(tmp)
+	handlerBin = filepath.Join(tmp, "handler")
+	build := exec.Command("go", "build", "-o", handlerBin, "./cmd/handler")
+	build.Dir = repo
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("go build ./cmd/handler: %v\n%s", err, out)
 	}
-
-	// The simulators log into a buffer printed only when a test fails.
-	simLog := slog.New(slog.NewJSONHandler(wd.logs, nil))
-	shopSim, err := shopifysim.New(shopifysim.Options{AccessToken: shopToken, Logger: simLog})
+	envelopeRoot = filepath.Join(tmp, "app-envelope")
+	err = copyApp(repo, envelopeRoot, func(host map[string]any) error {
+		ch, ok := host["customHandler"].(map[string]any)
+		if !ok {
+			return errors.New("host.json has no customHandler object")
+		}
+		ch["enableForwardingHttpRequest"] = false
+		return nil
+	}, map[string]func(binding map[string]any){
+		routerFn: func(b map[string]any) { delete(b, "dataType") },
+	})
 	if err != nil {
 		return 0, err
+	}
+	return m.Run(), nil
+}
+
+// world is one test's surroundings: the Shopify SIMULATOR and the three warehouse SIMULATORS
+// on loopback, and the app settings that point the handler at them.
+type world struct {
+	shopify *shopifysim.Server
+	wh      map[string]*warehousesim.Warehouse
+	env     map[string]string // app settings shared by the test's instances (DATA_DIR is per instance)
+}
+
+// newWorld starts the simulators for one test; they stop when it ends.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	logs := &flowtest.LogBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("simulator logs:\n%s", tailText(logs.String(), 32<<10))
+		}
+	})
+	simLog := slog.New(slog.NewJSONHandler(logs, nil))
+	wd := &world{wh: map[string]*warehousesim.Warehouse{}}
+	shopSim, err := shopifysim.New(shopifysim.Options{AccessToken: shopToken, Logger: simLog})
+	if err != nil {
+		t.Fatal(err)
 	}
 	wd.shopify = shopSim
 	for name, loc := range flowtest.Locations {
 		if _, err := shopSim.AddLocation(loc, name); err != nil {
-			return 0, err
+			t.Fatal(err)
 		}
 	}
 	shopSrv := httptest.NewServer(shopSim)
-	defer shopSrv.Close()
+	t.Cleanup(shopSrv.Close)
 	var sims []*warehousesim.Warehouse
 	for _, name := range []string{east, west, intl} {
 		// Callbacks are sent by the tests, through the host simulator, with the function key.
@@ -123,18 +154,18 @@ func setUp(m *testing.M) (code int, err error) {
 			Callback: warehousesim.CallbackConfig{Disabled: true}, Logger: simLog})
 		wd.wh[name] = sw
 		sims = append(sims, sw)
-		defer sw.Close()
+		t.Cleanup(sw.Close)
 	}
 	mux, err := warehousesim.NewMux(sims...)
 	if err != nil {
-		return 0, err
+		t.Fatal(err)
 	}
 	whSrv := httptest.NewServer(mux)
-	defer whSrv.Close()
+	t.Cleanup(whSrv.Close)
 
-	routing := filepath.Join(wd.tmp, "routing.json")
+	routing := filepath.Join(t.TempDir(), "routing.json")
 	if err := os.WriteFile(routing, []byte(routingJSON), 0o600); err != nil {
-		return 0, err
+		t.Fatal(err)
 	}
 	wd.env = map[string]string{
 		"SHOPIFY_WEBHOOK_SECRET": webhookSecret,
@@ -157,48 +188,7 @@ func setUp(m *testing.M) (code int, err error) {
 		"COSMOS_CONNECTION": "", "COSMOS_ENDPOINT": "", "SERVICE_BUS_CONNECTION": "", "SERVICE_BUS_NAMESPACE": "",
 		"SERVICE_BUS_CONNECTION__fullyQualifiedNamespace": "",
 	}
-
-	if wd.fwd, err = wd.start("forwarding", wd.root); err != nil {
-		return 0, err
-	}
-	envRoot := filepath.Join(wd.tmp, "app-envelope")
-	if err := copyApp(wd.root, envRoot, func(host map[string]any) {
-		host["customHandler"].(map[string]any)["enableForwardingHttpRequest"] = false
-	}, map[string]func(binding map[string]any){
-		routerFn: func(b map[string]any) { delete(b, "dataType") },
-	}); err != nil {
-		wd.fwd.stop()
-		return 0, err
-	}
-	if wd.envl, err = wd.start("envelope", envRoot); err != nil {
-		wd.fwd.stop()
-		return 0, err
-	}
-
-	w = wd
-	code = m.Run()
-
-	// Every line the shared handlers wrote during the whole run: JSON on stdout, nothing on
-	// stderr, no secret anywhere.
-	for _, in := range []*instance{wd.fwd, wd.envl} {
-		if err := in.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "functionsapp: %s handler: %v\n", in.name, err)
-			code = 1
-		}
-		if err := in.sim.CheckOutput(true, secrets()...); err != nil {
-			fmt.Fprintf(os.Stderr, "functionsapp: %s handler: %v\n", in.name, err)
-			code = 1
-		}
-		if code != 0 {
-			for _, l := range in.sim.Output() {
-				fmt.Fprintf(os.Stderr, "%s handler %s: %s\n", in.name, l.Stream, l.Text)
-			}
-		}
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "simulator logs:\n%s", tailText(wd.logs.String(), 64<<10))
-	}
-	return code, nil
+	return wd
 }
 
 // routingJSON gives each warehouse its URL and key settings and its Shopify location, like
@@ -229,57 +219,55 @@ type instance struct {
 }
 
 // options returns the host simulator options for an app root and a data directory.
-func (wd *world) options(appRoot, dataDir string) hostsim.Options {
+func (wd *world) options(t *testing.T, appRoot, dataDir string) hostsim.Options {
 	env := maps.Clone(wd.env)
 	env["DATA_DIR"] = dataDir
 	return hostsim.Options{
-		Binary: wd.bin, AppRoot: appRoot, Env: env,
+		Binary: handlerBin, AppRoot: appRoot, Env: env,
 		HostKey: hostKey, MasterKey: masterKey, FunctionKeys: map[string]string{"fulfillment-callback": callbackKey},
-		InvokeTimeout: 30 * time.Second,
-		Logf:          func(format string, args ...any) { fmt.Fprintf(os.Stderr, "hostsim: "+format+"\n", args...) },
+		InvokeTimeout: 30 * time.Second, Logf: t.Logf,
 	}
 }
 
-// start launches a shared instance (stopped by TestMain).
-func (wd *world) start(name, appRoot string) (*instance, error) {
-	dataDir := filepath.Join(wd.tmp, "data-"+name)
-	opts := wd.options(appRoot, dataDir)
-	sim, err := hostsim.StartE(opts)
-	if err != nil {
-		if sim != nil {
-			for _, l := range sim.Output() {
-				fmt.Fprintf(os.Stderr, "%s handler %s: %s\n", name, l.Stream, l.Text)
-			}
-		}
-		return nil, fmt.Errorf("start %s app: %w", name, err)
-	}
+// start runs one of the two apps (appForwarding or appEnvelope) for the test. When the test
+// ends the handler gets SIGTERM and must exit 0, and its whole output must be JSON lines on
+// stdout, nothing on stderr and no secret.
+func (wd *world) start(t *testing.T, app string) *instance {
+	t.Helper()
+	root := map[string]string{appForwarding: repo, appEnvelope: envelopeRoot}[app]
+	dataDir := filepath.Join(t.TempDir(), "data")
+	opts := wd.options(t, root, dataDir)
+	sim := hostsim.Start(t, opts) // its cleanup kills the process; ours below runs first
 	// The handler has created the schema; the test opens the same file as a second process.
 	db, err := sqlite.Open(filepath.Join(dataDir, "orderflow.db"), sqlite.Options{})
 	if err != nil {
-		sim.Close()
-		return nil, fmt.Errorf("open %s database: %w", name, err)
+		t.Fatal(err)
 	}
-	return &instance{name: name, sim: sim, env: opts.Env, dataDir: dataDir, db: db}, nil
-}
-
-// stop closes the test's database connection and stops the handler with SIGTERM.
-func (in *instance) stop() error {
-	dberr := in.db.Close()
-	err := in.sim.Stop(10 * time.Second)
-	if err != nil {
-		return fmt.Errorf("exit after SIGTERM: %w", err)
-	}
-	return dberr
+	in := &instance{name: app, sim: sim, env: opts.Env, dataDir: dataDir, db: db}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("%s: close the test's database connection: %v", app, err)
+		}
+		if err := sim.Stop(10 * time.Second); err != nil {
+			t.Errorf("%s handler: exit after SIGTERM: %v", app, err)
+		}
+		if err := sim.CheckOutput(true, secrets()...); err != nil {
+			t.Errorf("%s handler: %v", app, err)
+		}
+	})
+	return in
 }
 
 // copyApp copies host.json and every function folder's function.json from src to dst, letting
 // editHost change host.json and editBinding change the trigger binding of named functions.
-func copyApp(src, dst string, editHost func(map[string]any), editBinding map[string]func(map[string]any)) error {
+func copyApp(src, dst string, editHost func(map[string]any) error, editBinding map[string]func(map[string]any)) error {
 	var host map[string]any
 	if err := readJSON(filepath.Join(src, "host.json"), &host); err != nil {
 		return err
 	}
-	editHost(host)
+	if err := editHost(host); err != nil {
+		return fmt.Errorf("copy app: %w", err)
+	}
 	if err := writeJSON(filepath.Join(dst, "host.json"), host); err != nil {
 		return err
 	}
@@ -301,7 +289,16 @@ func copyApp(src, dst string, editHost func(map[string]any), editBinding map[str
 			return err
 		}
 		if edit := editBinding[e.Name()]; edit != nil {
-			edit(fn["bindings"].([]any)[0].(map[string]any))
+			// The trigger comes first in every function.json of the app.
+			bindings, _ := fn["bindings"].([]any)
+			trigger, ok := map[string]any(nil), false
+			if len(bindings) > 0 {
+				trigger, ok = bindings[0].(map[string]any)
+			}
+			if !ok {
+				return fmt.Errorf("copy app: %s has no trigger binding", fj)
+			}
+			edit(trigger)
 		}
 		if err := writeJSON(filepath.Join(dst, e.Name(), "function.json"), fn); err != nil {
 			return err
@@ -366,7 +363,7 @@ func tailText(s string, n int) string {
 // scenario returns a payload from testdata/scenarios, byte for byte.
 func scenario(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(w.root, "testdata", "scenarios", name))
+	b, err := os.ReadFile(filepath.Join(repo, "testdata", "scenarios", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,9 +587,9 @@ func withQuery(kv ...string) url.Values {
 }
 
 // fulfillmentsTo returns the warehouse simulator's POST /fulfillments requests for an order.
-func fulfillmentsTo(name, orderID string) []warehousesim.Request {
+func (wd *world) fulfillmentsTo(name, orderID string) []warehousesim.Request {
 	var out []warehousesim.Request
-	for _, r := range w.wh[name].Requests() {
+	for _, r := range wd.wh[name].Requests() {
 		if r.Endpoint == warehousesim.EndpointFulfillments && strings.Contains(r.Body, `"externalOrderId":"`+orderID+`"`) {
 			out = append(out, r)
 		}
@@ -601,9 +598,9 @@ func fulfillmentsTo(name, orderID string) []warehousesim.Request {
 }
 
 // ordersAt returns the distinct orders a warehouse simulator accepted for a Shopify order id.
-func ordersAt(name, orderID string) []warehousesim.Fulfillment {
+func (wd *world) ordersAt(name, orderID string) []warehousesim.Fulfillment {
 	var out []warehousesim.Fulfillment
-	for _, f := range w.wh[name].Orders() {
+	for _, f := range wd.wh[name].Orders() {
 		if f.ExternalOrderID == orderID {
 			out = append(out, f)
 		}

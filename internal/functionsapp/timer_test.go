@@ -18,12 +18,13 @@ import (
 // warehouses' stock reaches the Shopify SIMULATOR, that two overlapping runs do not both sync,
 // and that the last successful run is recorded.
 func TestInventorySync(t *testing.T) {
-	in := w.fwd
+	w := newWorld(t)
+	in := w.start(t, appForwarding)
 	started := time.Now()
 	// SKUs no test order uses, so no queued order adjusts them (the sync subtracts units of
 	// orders not yet accepted by their warehouse).
-	eastItem := addItem(t, "FA-SYNC-EAST-1", flowtest.LocEast, 3)
-	westItem := addItem(t, "FA-SYNC-WEST-1", flowtest.LocWest, 0)
+	eastItem := w.addItem(t, "FA-SYNC-EAST-1", flowtest.LocEast, 3)
+	westItem := w.addItem(t, "FA-SYNC-WEST-1", flowtest.LocWest, 0)
 	w.wh[east].SetStock("FA-SYNC-EAST-1", 42)
 	w.wh[west].SetStock("FA-SYNC-WEST-1", 7)
 	w.wh[intl].SetStock("FA-SYNC-NOT-IN-SHOPIFY", 5)
@@ -107,7 +108,7 @@ func TestInventorySync(t *testing.T) {
 	t.Run("two overlapping invocations: one runs, the other is skipped", func(t *testing.T) {
 		// The first sync holds the lease while east's stock feed is held back; the second
 		// invocation arrives meanwhile.
-		arrived, release := holdInventory(t, east)
+		arrived, release := w.holdInventory(t, east)
 		first := make(chan *hostsim.TimerResult, 1)
 		go func() { first <- in.sim.Timer(syncFn, hostsim.TimerOptions{}) }()
 		select {
@@ -133,7 +134,7 @@ func TestInventorySync(t *testing.T) {
 }
 
 // addItem seeds an inventory item stocked at one location of the Shopify SIMULATOR.
-func addItem(t *testing.T, sku, location string, available int) string {
+func (w *world) addItem(t *testing.T, sku, location string, available int) string {
 	t.Helper()
 	it, err := w.shopify.AddInventoryItem(shopifysim.InventoryItem{SKU: sku, Available: map[string]int{location: available}})
 	if err != nil {
@@ -144,7 +145,7 @@ func addItem(t *testing.T, sku, location string, available int) string {
 
 // holdInventory makes a warehouse SIMULATOR hold its next GET /inventory until release is
 // called; arrived is closed when that request has come in. Release is also a test cleanup.
-func holdInventory(t *testing.T, name string) (arrived <-chan struct{}, release func()) {
+func (w *world) holdInventory(t *testing.T, name string) (arrived <-chan struct{}, release func()) {
 	t.Helper()
 	in, out := make(chan struct{}), make(chan struct{})
 	var once, done sync.Once
