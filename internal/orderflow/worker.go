@@ -90,8 +90,17 @@ func (w *Worker) Run(ctx context.Context) {
 				w.Log.Error("lease jobs", "error", err)
 			}
 		}
+		// One lease may return more jobs for a warehouse than its share (a backlog, or a wave of
+		// retries falling due together): give the excess back so that a slow or dead warehouse
+		// never holds more than PerWarehouse slots.
+		var excess []string
 		for _, j := range jobs {
 			mu.Lock()
+			if perWH[j.Warehouse] >= w.PerWarehouse {
+				mu.Unlock()
+				excess = append(excess, j.ID)
+				continue
+			}
 			running++
 			perWH[j.Warehouse]++
 			mu.Unlock()
@@ -109,8 +118,15 @@ func (w *Worker) Run(ctx context.Context) {
 				}
 			}()
 		}
+		if len(excess) > 0 {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := w.Queue.Release(rctx, excess...); err != nil {
+				w.Log.Error("release jobs over the per-warehouse share", "jobs", len(excess), "error", err)
+			}
+			cancel()
+		}
 		if len(jobs) == free && free > 0 {
-			continue // there may be more ready right now
+			continue // there may be more ready right now (for other warehouses, if some went back)
 		}
 		wait := w.Poll
 		if at, err := w.Queue.NextRunAt(ctx); err == nil && !at.IsZero() {
