@@ -292,6 +292,17 @@ func newProduct(t *testing.T, ws *warehouses, settings map[string]string) *produ
 	return p
 }
 
+// setEnv changes one setting for the next start.
+func (p *product) setEnv(key, value string) {
+	for i, kv := range p.env {
+		if strings.HasPrefix(kv, key+"=") {
+			p.env[i] = key + "=" + value
+			return
+		}
+	}
+	p.env = append(p.env, key+"="+value)
+}
+
 // url is the product's base URL.
 func (p *product) url() string { return fmt.Sprintf("http://127.0.0.1:%d", p.port) }
 
@@ -445,6 +456,13 @@ func counts(t *testing.T, db *sql.DB, q string) map[string]int {
 // leased; it returns how long that took.
 func (p *product) waitDispatched(want int, timeout time.Duration) time.Duration {
 	p.t.Helper()
+	return p.waitStatuses(map[order.Status]int{order.StatusDispatched: want}, timeout)
+}
+
+// waitStatuses polls the database until the orders with each given status number exactly as
+// many as given and no job is ready or leased; it returns how long that took.
+func (p *product) waitStatuses(want map[order.Status]int, timeout time.Duration) time.Duration {
+	p.t.Helper()
 	db := p.db()
 	defer db.Close()
 	began := time.Now()
@@ -452,12 +470,16 @@ func (p *product) waitDispatched(want int, timeout time.Duration) time.Duration 
 	for time.Since(began) < timeout {
 		st = counts(p.t, db, "SELECT status, COUNT(*) FROM orders GROUP BY status")
 		jobs = counts(p.t, db, "SELECT state, COUNT(*) FROM jobs GROUP BY state")
-		if st[string(order.StatusDispatched)] == want && jobs["ready"] == 0 && jobs["leased"] == 0 {
+		ok := jobs["ready"] == 0 && jobs["leased"] == 0
+		for s, n := range want {
+			ok = ok && st[string(s)] == n
+		}
+		if ok {
 			return time.Since(began)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	p.t.Fatalf("after %s: orders by status %v, jobs by state %v; want %d dispatched and an empty queue", timeout, st, jobs, want)
+	p.t.Fatalf("after %s: orders by status %v, jobs by state %v; want %v and an empty queue", timeout, st, jobs, want)
 	return 0
 }
 
