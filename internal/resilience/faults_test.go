@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -266,8 +267,8 @@ func TestWarehouseDownDoesNotBlockOthers(t *testing.T) {
 	c := newClient(true)
 	requireOutcome(t, broken, sendAll(c, p.url(), broken, 8), "recorded")
 	requireOutcome(t, healthy, sendAll(c, p.url(), healthy, 8), "recorded")
-	if code, _ := p.terminate(15 * time.Second); code != 0 {
-		t.Fatalf("handler exit code %d after SIGTERM", code)
+	if code, _ := p.stop(syscall.SIGINT, 15*time.Second); code != 0 {
+		t.Fatalf("handler exit code %d after SIGINT", code)
 	}
 	p.setEnv("DISPATCH_WORKER", "on")
 	began := time.Now()

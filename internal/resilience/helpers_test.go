@@ -367,12 +367,18 @@ func (p *product) kill() {
 	<-p.done
 }
 
-// terminate sends SIGTERM and waits up to limit; it returns the exit code (-1: killed after
-// the limit) and how long the process took to exit.
+// terminate sends SIGTERM and waits up to limit; see stop.
 func (p *product) terminate(limit time.Duration) (int, time.Duration) {
+	return p.stop(syscall.SIGTERM, limit)
+}
+
+// stop sends sig and waits up to limit; it returns the exit code (-1: killed after the limit)
+// and how long the process took to exit.
+func (p *product) stop(sig syscall.Signal, limit time.Duration) (int, time.Duration) {
 	began := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		p.t.Fatal(err)
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Errorf("signal %v: %v", sig, err)
+		return -1, 0
 	}
 	select {
 	case <-p.done:
