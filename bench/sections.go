@@ -102,6 +102,7 @@ type loadRun struct {
 	server, payload, settings string
 	res                       *result
 	cpu, gen, wall            time.Duration // server CPU, load generator CPU, measured wall time
+	other                     time.Duration // CPU used by every other process on the machine
 	hwmKB                     int64
 	note                      string
 }
@@ -111,6 +112,7 @@ type sampler struct {
 	pid        int
 	cpu0, cpu1 time.Duration
 	gen0, gen1 time.Duration
+	all0, all1 time.Duration
 	t0, t1     time.Time
 	onStart    func()
 	onEnd      func()
@@ -120,6 +122,7 @@ func (s *sampler) phases(warmup, measure time.Duration) phases {
 	return phases{warmup: warmup, measure: measure,
 		onStart: func() {
 			s.cpu0, _ = cpuTime(s.pid)
+			s.all0, _ = machineBusy()
 			s.gen0, s.t0 = selfCPU(), time.Now()
 			if s.onStart != nil {
 				s.onStart()
@@ -127,6 +130,7 @@ func (s *sampler) phases(warmup, measure time.Duration) phases {
 		},
 		onEnd: func() {
 			s.cpu1, _ = cpuTime(s.pid)
+			s.all1, _ = machineBusy()
 			s.gen1, s.t1 = selfCPU(), time.Now()
 			if s.onEnd != nil {
 				s.onEnd()
@@ -139,6 +143,7 @@ func (s *sampler) fill(r *loadRun) {
 		return
 	}
 	r.cpu, r.gen, r.wall = s.cpu1-s.cpu0, s.gen1-s.gen0, s.t1.Sub(s.t0)
+	r.other = max(0, s.all1-s.all0-r.cpu-r.gen)
 	if m, err := memKB(s.pid, "VmHWM"); err == nil {
 		r.hwmKB = m["VmHWM"]
 	}
@@ -280,15 +285,15 @@ func (b *bench) startup(ctx context.Context) error {
 
 // dispatchRun is one drain of the queued orders.
 type dispatchRun struct {
-	concurrency   int
-	fromExec      time.Duration // exec → every job done
-	fromReady     time.Duration // first GET / answered → every job done
-	done          int
-	orders, reqs  int // distinct orders and API requests the warehouses saw
-	perWarehouse  map[string]int
-	cpu           time.Duration
-	timedOut      bool
-	startupMillis time.Duration
+	concurrency  int
+	sync         string        // SQLITE_SYNCHRONOUS
+	fromExec     time.Duration // exec → every job done
+	fromReady    time.Duration // first GET / answered → every job done
+	done         int
+	orders, reqs int // distinct orders and API requests the warehouses saw
+	perWarehouse map[string]int
+	cpu          time.Duration
+	timedOut     bool
 }
 
 // dispatch ingests cfg.orders orders spread over the three warehouses with the worker off, then
@@ -320,7 +325,18 @@ func (b *bench) dispatch(ctx context.Context) error {
 	b.report.ingest = res
 	seed := filepath.Dir(dbPath)
 
+	type setting struct {
+		n    int
+		sync string
+	}
+	var settings []setting
 	for _, n := range b.cfg.concurrency {
+		settings = append(settings, setting{n, "FULL"})
+	}
+	// The same drain without an fsync per commit, to show what the durability costs here.
+	settings = append(settings, setting{b.cfg.concurrency[0], "NORMAL"})
+	for _, st := range settings {
+		n := st.n
 		dir, err := b.runDir("dispatch-data")
 		if err != nil {
 			return err
@@ -332,8 +348,8 @@ func (b *bench) dispatch(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b.progress("dispatch: WORKER_CONCURRENCY=%d, warehouses take %s per request", n, b.cfg.whDelay)
-		d, err := b.drain(ctx, n, dir, wh)
+		b.progress("dispatch: WORKER_CONCURRENCY=%d, SQLITE_SYNCHRONOUS=%s, warehouses take %s per request", n, st.sync, b.cfg.whDelay)
+		d, err := b.drain(ctx, n, st.sync, dir, wh)
 		wh.stop()
 		if err != nil {
 			return err
@@ -344,13 +360,13 @@ func (b *bench) dispatch(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) drain(ctx context.Context, n int, dataDir string, wh *child) (*dispatchRun, error) {
-	c, dbPath, err := b.startHandler(ctx, fmt.Sprintf("dispatch-%d", n), handlerOpts{sync: "FULL", worker: true, concurrency: n, whURL: wh.base, dataDir: dataDir})
+func (b *bench) drain(ctx context.Context, n int, sync, dataDir string, wh *child) (*dispatchRun, error) {
+	c, dbPath, err := b.startHandler(ctx, fmt.Sprintf("dispatch-%d", n), handlerOpts{sync: sync, worker: true, concurrency: n, whURL: wh.base, dataDir: dataDir})
 	if err != nil {
 		return nil, err
 	}
 	defer c.stop()
-	d := &dispatchRun{concurrency: n, startupMillis: c.ready.Sub(c.started)}
+	d := &dispatchRun{concurrency: n, sync: sync}
 	db, err := openDB(dbPath)
 	if err != nil {
 		return nil, err
