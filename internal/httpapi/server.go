@@ -111,6 +111,8 @@ func (s *Server) readiness(w http.ResponseWriter, r *http.Request) {
 // failure while we still process it (a duplicate in the making).
 func (s *Server) shed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The deadline runs from here: the time spent waiting for a slot is part of it.
+		r = r.WithContext(context.WithValue(r.Context(), arrivalKey{}, time.Now()))
 		select {
 		case s.slots <- struct{}{}:
 		default:
@@ -177,7 +179,16 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// withDeadline bounds a handler's work.
+// arrivalKey marks in a request's context when the request reached the load shedder.
+type arrivalKey struct{}
+
+// withDeadline bounds a handler's work: Deadline from the request's arrival, so that the wait
+// for a slot and the body read count against it (a request that waited cannot then take a full
+// Deadline more and answer after Shopify gave up).
 func (s *Server) withDeadline(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), s.Deadline)
+	start, ok := r.Context().Value(arrivalKey{}).(time.Time)
+	if !ok {
+		start = time.Now()
+	}
+	return context.WithDeadline(r.Context(), start.Add(s.Deadline))
 }
