@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -72,7 +71,6 @@ func routerFunc(a *app, log *slog.Logger) functions.ServiceBusFunc {
 // successful run is recorded by the syncer. It also re-sends any jobs a crash left in an
 // order's outbox.
 func syncFunc(a *app, log *slog.Logger) functions.TimerFunc {
-	var runs atomic.Int64
 	return func(ctx context.Context, info functions.TimerInfo, inv *functions.Invocation) (functions.Response, error) {
 		attrs := []any{"past_due", info.IsPastDue}
 		if st := info.ScheduleStatus; st != nil {
@@ -91,12 +89,7 @@ func syncFunc(a *app, log *slog.Logger) functions.TimerFunc {
 		if a.syncer.Catalog == nil {
 			return functions.Response{Logs: logs}, errors.New("inventory sync: Shopify is not configured (SHOPIFY_STORE_URL, SHOPIFY_ACCESS_TOKEN)")
 		}
-		// One process serves every invocation, and the store's lease is re-entrant for its
-		// holder: each invocation takes it under its own name, or two overlapping invocations
-		// would both sync (and the first to finish would release the other's lease).
-		syncer := *a.syncer
-		syncer.Holder = fmt.Sprintf("%s/timer-%d", a.syncer.Holder, runs.Add(1))
-		rep, err := syncer.Run(ctx, "timer", info.IsPastDue)
+		rep, err := a.syncer.Run(ctx, "timer", info.IsPastDue) // a concurrent run is refused by the lease
 		if errors.Is(err, inventory.ErrRunning) {
 			return functions.Response{Logs: append(logs, "skipped: another inventory sync is running")}, nil
 		}

@@ -27,8 +27,8 @@ func ordersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 		attention := fs.Bool("attention", false, "only orders flagged for the operator")
 		limit := fs.Int("limit", 100, "at most this many")
 		asJSON := fs.Bool("json", false, "JSON output")
-		if err := fs.Parse(args[1:]); err != nil {
-			return usageError{"orders list: " + err.Error()}
+		if pos, err := parseArgs(fs, args[1:]); err != nil || len(pos) > 0 {
+			return usageError{fmt.Sprintf("orders list: %v%v", err, pos)}
 		}
 		if *status != "" && !order.Status(*status).Valid() {
 			return usageError{fmt.Sprintf("orders list: unknown status %q", *status)}
@@ -50,10 +50,11 @@ func ordersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 	case "show":
 		fs := newFlags("orders show")
 		asJSON := fs.Bool("json", false, "JSON output")
-		if err := fs.Parse(args[1:]); err != nil {
+		pos, err := parseArgs(fs, args[1:])
+		if err != nil {
 			return usageError{"orders show: " + err.Error()}
 		}
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return usageError{"orders show: want one order id"}
 		}
 		a, err := buildApp(ctx, cfg, log, needs{})
@@ -61,7 +62,7 @@ func ordersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 			return err
 		}
 		defer a.close()
-		o, err := findRecord(ctx, a, fs.Arg(0))
+		o, err := findRecord(ctx, a, pos[0])
 		if err != nil {
 			return err
 		}
@@ -132,10 +133,11 @@ func deadLettersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, a
 		fs := newFlags("dead-letters replay")
 		all := fs.Bool("all", false, "replay every dead letter")
 		job := fs.String("job", "", "only this job id")
-		if err := fs.Parse(args[1:]); err != nil {
+		pos, err := parseArgs(fs, args[1:])
+		if err != nil {
 			return usageError{"dead-letters replay: " + err.Error()}
 		}
-		if *all == (fs.NArg() == 1) || fs.NArg() > 1 {
+		if *all == (len(pos) == 1) || len(pos) > 1 {
 			return usageError{"dead-letters replay: want an order id or --all"}
 		}
 		a, err := buildApp(ctx, cfg, log, needs{})
@@ -148,7 +150,7 @@ func deadLettersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, a
 			n, err = a.service.ReplayAll(ctx)
 		} else {
 			var o *order.Order
-			if o, err = findRecord(ctx, a, fs.Arg(0)); err != nil {
+			if o, err = findRecord(ctx, a, pos[0]); err != nil {
 				return err
 			}
 			n, err = a.service.Replay(ctx, o.ID, *job)

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/shipwell/orderflow/internal/order"
@@ -33,6 +34,9 @@ const (
 	maxSetAttempts = 3
 )
 
+// runs numbers the runs of this process.
+var runs atomic.Int64
+
 // ErrRunning is returned when another sync holds the lease.
 var ErrRunning = errors.New("another inventory sync is running")
 
@@ -48,7 +52,7 @@ type Syncer struct {
 	Store   order.Store
 	Catalog order.InventoryCatalog
 	Sources []Source
-	Holder  string // this instance's name for the lease
+	Holder  string // this instance's name; each run takes the lease as Holder/run-N
 	Log     *slog.Logger
 	Now     func() time.Time
 }
@@ -105,10 +109,13 @@ func (s *Syncer) log() *slog.Logger {
 
 // Run performs one sync. trigger says who asked (schedule, timer, command).
 func (s *Syncer) Run(ctx context.Context, trigger string, pastDue bool) (Report, error) {
-	holder := s.Holder
-	if holder == "" {
-		holder = "orderflow"
+	// The store's lease is re-entrant for one holder, so every run holds it under its own name:
+	// two overlapping runs of one process must not both sync (nor release each other's lease).
+	base := s.Holder
+	if base == "" {
+		base = "orderflow"
 	}
+	holder := fmt.Sprintf("%s/run-%d", base, runs.Add(1))
 	if err := s.Store.AcquireLease(ctx, LeaseName, holder, leaseTTL); err != nil {
 		if errors.Is(err, order.ErrLeaseHeld) {
 			return Report{}, ErrRunning

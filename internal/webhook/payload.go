@@ -129,7 +129,7 @@ func DecodeInventory(body []byte) (*Inventory, error) {
 }
 
 func decode(body []byte, v any) error {
-	b := bytes.TrimSpace(body)
+	b := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))) // a UTF-8 BOM is not JSON, but harmless
 	if len(b) == 0 || b[0] != '{' {
 		return ErrNotJSON
 	}

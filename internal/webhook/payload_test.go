@@ -227,3 +227,10 @@ func TestMoneyIsExact(t *testing.T) {
 		t.Fatalf("warnings %v net %q err %v", q.Warnings, q.Lines[0].NetAmount, err)
 	}
 }
+
+func TestDecodeToleratesBOM(t *testing.T) {
+	s, err := DecodeOrder(append([]byte("\xef\xbb\xbf"), fixture(t, "orders_create.json")...))
+	if err != nil || s.OrderID != "820982911946154508" {
+		t.Fatalf("%v %v", s, err)
+	}
+}
