@@ -49,12 +49,29 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		return fmt.Errorf("PORT=%d: %w", cfg.Port, err)
 	}
+	if !cfg.UsesCosmos() || !cfg.UsesServiceBus() {
+		// The embedded database is in use: one serving process per DATA_DIR.
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer unlock()
+	}
 	a, err := buildApp(ctx, cfg, log, needs{})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer a.close()
+	if a.local != nil {
+		// Jobs a crashed predecessor had leased run again now, not when their lease runs out.
+		if n, err := a.local.ReclaimLeases(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			log.Warn("reclaimed jobs leased by a previous process that did not stop cleanly", "jobs", n)
+		}
+	}
 	log.Info("starting", append([]any{"mode", mode, "version", version}, cfg.LogAttrs()...)...)
 
 	srv := &httpapi.Server{Service: a.service, Verifier: verifier, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -141,6 +142,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody("body larger than "+strconv.FormatInt(s.MaxBodyBytes, 10)+" bytes"))
 		return nil, false
 	}
+	// A client that sends its body slowly must not hold a slot past the webhook's deadline.
+	ctx, cancel := s.withDeadline(r)
+	dl, _ := ctx.Deadline()
+	cancel()
+	_ = http.NewResponseController(w).SetReadDeadline(dl)
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + 1)
@@ -151,6 +157,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody("body larger than "+strconv.FormatInt(s.MaxBodyBytes, 10)+" bytes"))
+			return nil, false
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusRequestTimeout, errorBody("the body did not arrive in time"))
 			return nil, false
 		}
 		writeJSON(w, http.StatusBadRequest, errorBody("could not read the body"))

@@ -204,3 +204,24 @@ func TestOpenBadDataDir(t *testing.T) {
 		t.Fatal("opened a database under /proc")
 	}
 }
+
+func TestReclaimLeases(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, Options{})
+	if err := db.Enqueue(ctx, order.Job{ID: "a", Kind: order.JobDispatch, Order: "o", Warehouse: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Lease(ctx, 1, time.Hour, nil); len(got) != 1 {
+		t.Fatal("not leased")
+	}
+	if got, _ := db.Lease(ctx, 1, time.Hour, nil); len(got) != 0 {
+		t.Fatal("leased twice")
+	}
+	// The process that leased it died; the next one reclaims it at start-up.
+	if n, err := db.ReclaimLeases(ctx); err != nil || n != 1 {
+		t.Fatalf("reclaimed %d, %v", n, err)
+	}
+	if got, _ := db.Lease(ctx, 1, time.Hour, nil); len(got) != 1 || got[0].ID != "a" {
+		t.Fatalf("after reclaim: %v", got)
+	}
+}
