@@ -87,6 +87,9 @@ func DecodeCallback(body []byte) (orderflow.Callback, error) {
 		}
 		return orderflow.Callback{}, fmt.Errorf("callback body is not valid JSON: %v", err)
 	}
+	if d.More() {
+		return orderflow.Callback{}, errors.New("callback body has data after the JSON object")
+	}
 	var errs []error
 	str := func(field string, raw json.RawMessage) string {
 		v, err := scalar(raw)
