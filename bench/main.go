@@ -171,6 +171,7 @@ type facts struct {
 	fs         string
 	load       string
 	gomaxprocs string
+	fsync      time.Duration // median 4 KiB write + fsync in the data directory
 }
 
 func machineFacts(dir string) facts {
@@ -193,5 +194,30 @@ func machineFacts(dir string) facts {
 		}
 	}
 	f.gomaxprocs = os.Getenv("GOMAXPROCS")
+	f.fsync = fsyncLatency(dir)
 	return f
+}
+
+// fsyncLatency is the median time of 50 appends of 4 KiB, each followed by fsync, in dir: what
+// one SQLite commit with synchronous=FULL waits for at least.
+func fsyncLatency(dir string) time.Duration {
+	f, err := os.CreateTemp(dir, "fsync-probe-")
+	if err != nil {
+		return 0
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	var ds []time.Duration
+	for range 50 {
+		t := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			return 0
+		}
+		if err := f.Sync(); err != nil {
+			return 0
+		}
+		ds = append(ds, time.Since(t))
+	}
+	return median(ds)
 }

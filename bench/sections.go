@@ -1,19 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
-
-	_ "modernc.org/sqlite" // reads the handler's database (job states) in the dispatch test
 )
 
 // handlerOpts are the settings a handler run differs in.
@@ -198,15 +197,15 @@ func (b *bench) intake(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, dbPath, err := b.startHandler(ctx, "intake-worker", handlerOpts{sync: "FULL", worker: true, whURL: wh.base})
+	c, _, err := b.startHandler(ctx, "intake-worker", handlerOpts{sync: "FULL", worker: true, whURL: wh.base})
 	if err != nil {
 		wh.stop()
 		return err
 	}
-	var done0, done1 int
+	var done0, done1 simCount
 	sm := &sampler{
-		onStart: func() { done0, _ = countJobs(dbPath, "done") },
-		onEnd:   func() { done1, _ = countJobs(dbPath, "done") },
+		onStart: func() { _ = getJSON(ctx, wh.base+"/_bench/count", &done0) },
+		onEnd:   func() { _ = getJSON(ctx, wh.base+"/_bench/count", &done1) },
 	}
 	r, err := b.saturate(ctx, c, "handler serve", "FULL, worker on (8)", b.pl.small, sm)
 	wh.stop()
@@ -214,7 +213,8 @@ func (b *bench) intake(ctx context.Context) error {
 		return err
 	}
 	if r.wall > 0 {
-		r.note = fmt.Sprintf("dispatched %d orders to the warehouse SIMULATORS during the window (%.0f/s); the rest stayed queued", done1-done0, float64(done1-done0)/r.wall.Seconds())
+		n := done1.Orders - done0.Orders
+		r.note = fmt.Sprintf("the worker dispatched %d orders to the warehouse SIMULATORS during the window (%.0f/s) while %.0f/s came in; the rest stayed queued", n, float64(n)/r.wall.Seconds(), r.res.rate())
 	}
 	b.report.intake = append(b.report.intake, r)
 
@@ -287,11 +287,10 @@ func (b *bench) startup(ctx context.Context) error {
 type dispatchRun struct {
 	concurrency  int
 	sync         string        // SQLITE_SYNCHRONOUS
-	fromExec     time.Duration // exec → every job done
-	fromReady    time.Duration // first GET / answered → every job done
-	done         int
-	orders, reqs int // distinct orders and API requests the warehouses saw
-	perWarehouse map[string]int
+	fromExec     time.Duration // exec → the warehouses accepted every order
+	fromReady    time.Duration // first GET / answered → the warehouses accepted every order
+	done         int           // orders in status dispatched in the order log afterwards
+	orders, reqs int           // distinct orders and fulfillment requests the warehouses saw
 	cpu          time.Duration
 	timedOut     bool
 }
@@ -315,12 +314,12 @@ func (b *bench) dispatch(ctx context.Context) error {
 	if res.ok != b.cfg.orders {
 		return fmt.Errorf("ingest: %d of %d accepted (%v %s)", res.ok, b.cfg.orders, res.status, res.firstErr)
 	}
-	ready, err := countJobs(dbPath, "ready")
+	queued, err := b.countOrders(ctx, c, "queued")
 	if err != nil {
 		return err
 	}
-	if ready != b.cfg.orders {
-		return fmt.Errorf("ingest: %d jobs ready, want %d", ready, b.cfg.orders)
+	if queued != b.cfg.orders {
+		return fmt.Errorf("ingest: %d orders queued, want %d", queued, b.cfg.orders)
 	}
 	b.report.ingest = res
 	seed := filepath.Dir(dbPath)
@@ -361,23 +360,19 @@ func (b *bench) dispatch(ctx context.Context) error {
 }
 
 func (b *bench) drain(ctx context.Context, n int, sync, dataDir string, wh *child) (*dispatchRun, error) {
-	c, dbPath, err := b.startHandler(ctx, fmt.Sprintf("dispatch-%d", n), handlerOpts{sync: sync, worker: true, concurrency: n, whURL: wh.base, dataDir: dataDir})
+	c, _, err := b.startHandler(ctx, fmt.Sprintf("dispatch-%d", n), handlerOpts{sync: sync, worker: true, concurrency: n, whURL: wh.base, dataDir: dataDir})
 	if err != nil {
 		return nil, err
 	}
-	defer c.stop()
 	d := &dispatchRun{concurrency: n, sync: sync}
-	db, err := openDB(dbPath)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
 	deadline := time.Now().Add(2 * time.Minute)
+	var cnt simCount
 	for {
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM jobs WHERE state = 'done'").Scan(&d.done); err != nil {
-			return nil, fmt.Errorf("count done jobs: %w", err)
+		if err := getJSON(ctx, wh.base+"/_bench/count", &cnt); err != nil {
+			c.stop()
+			return nil, err
 		}
-		if d.done >= b.cfg.orders {
+		if cnt.Orders >= b.cfg.orders {
 			now := time.Now()
 			d.fromExec, d.fromReady = now.Sub(c.started), now.Sub(c.ready)
 			break
@@ -390,43 +385,34 @@ func (b *bench) drain(ctx context.Context, n int, sync, dataDir string, wh *chil
 		time.Sleep(5 * time.Millisecond)
 	}
 	d.cpu, _ = cpuTime(c.pid())
-	d.perWarehouse = map[string]int{}
-	for _, name := range warehouseNames {
-		var s struct {
-			Orders   int `json:"orders"`
-			Requests int `json:"requests"`
-		}
-		if err := getJSON(ctx, wh.base+"/"+name+"/_sim/", &s); err != nil {
-			return nil, err
-		}
-		d.orders += s.Orders
-		d.reqs += s.Requests
-		d.perWarehouse[name] = s.Orders
+	// Let the last dispatches be recorded, then check that the order log agrees with the
+	// warehouses.
+	time.Sleep(200 * time.Millisecond)
+	c.stop()
+	if err := getJSON(ctx, wh.base+"/_bench/count", &cnt); err != nil {
+		return nil, err
+	}
+	d.orders, d.reqs = cnt.Orders, cnt.Requests
+	if d.done, err = b.countOrders(ctx, c, "dispatched"); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
 
-func openDB(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		return nil, err
+// countOrders counts the order records in a status with `handler orders list` (c stopped).
+func (b *bench) countOrders(ctx context.Context, c *child, status string) (int, error) {
+	cmd := exec.CommandContext(ctx, b.cfg.handler, "orders", "list", "--status", status, "--json", "--limit", strconv.Itoa(10*b.cfg.orders+1000))
+	cmd.Dir, cmd.Env = c.cmd.Dir, c.cmd.Env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("handler orders list: %w: %s", err, errb.String())
 	}
-	db.SetMaxOpenConns(1)
-	return db, nil
-}
-
-// countJobs counts the jobs in one state in the database at path.
-func countJobs(path, state string) (int, error) {
-	db, err := openDB(path)
-	if err != nil {
-		return 0, err
+	var list []json.RawMessage
+	if err := json.Unmarshal(out.Bytes(), &list); err != nil {
+		return 0, fmt.Errorf("handler orders list: %w", err)
 	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow("SELECT COUNT(*) FROM jobs WHERE state = ?", state).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count %s jobs in %s: %w", state, path, err)
-	}
-	return n, nil
+	return len(list), nil
 }
 
 func getJSON(ctx context.Context, url string, v any) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -78,7 +81,53 @@ func runWarehouseSim(addr string, delay time.Duration) error {
 	if err != nil {
 		return err
 	}
-	return serveUntilSignal(addr, mux)
+	// The benchmark polls GET /_bench/count: fulfillments accepted (201: a new order, a repeated
+	// Idempotency-Key answers 200) and fulfillment requests, counted as they are answered.
+	var created, requests atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/_bench/count" {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Simulator", "warehouse")
+			_ = json.NewEncoder(w).Encode(simCount{Orders: int(created.Load()), Requests: int(requests.Load())})
+			return
+		}
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/fulfillments") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		mux.ServeHTTP(sw, r)
+		requests.Add(1)
+		if sw.status == http.StatusCreated {
+			created.Add(1)
+		}
+	})
+	return serveUntilSignal(addr, h)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// simCount is the answer of the warehouse SIMULATORS' GET /_bench/count.
+type simCount struct {
+	Orders   int `json:"orders"`
+	Requests int `json:"requests"`
 }
 
 func serveUntilSignal(addr string, h http.Handler) error {
