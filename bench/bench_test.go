@@ -265,6 +265,48 @@ func TestOpenLoopSendsOnSchedule(t *testing.T) {
 	}
 }
 
+func TestWarehouseSimCountsDistinctOrders(t *testing.T) {
+	h, closeSim, err := warehouseSim(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeSim()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	post := func(wh, key, orderID string) int {
+		body := `{"externalOrderId":"` + orderID + `","items":[{"sku":"SKU2006-001","quantity":1}],"shippingAddress":{"country":"US"}}`
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/"+wh+"/fulfillments", bytes.NewReader([]byte(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+wh+"-bench-key")
+		req.Header.Set("Idempotency-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if s := post("warehouse-east", "k1", "1"); s != http.StatusCreated {
+		t.Fatalf("first fulfillment: status %d", s)
+	}
+	if s := post("warehouse-east", "k1", "1"); s != http.StatusOK {
+		t.Fatalf("repeated key: status %d", s)
+	}
+	if s := post("international", "k2", "2"); s != http.StatusCreated {
+		t.Fatalf("second warehouse: status %d", s)
+	}
+	var c simCount
+	if err := getJSON(context.Background(), srv.URL+"/_bench/count", &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Orders != 2 || c.Requests != 3 {
+		t.Fatalf("count %+v, want 2 orders and 3 requests", c)
+	}
+}
+
 func TestQuantiles(t *testing.T) {
 	rc := newRecorder()
 	for i := 100; i >= 1; i-- {

@@ -61,28 +61,44 @@ func runBaselineServer(addr string) error {
 	return serveUntilSignal(addr, baselineHandler(v))
 }
 
-// runWarehouseSim serves the three warehouse SIMULATORS on addr (under /{name}/, as
-// cmd/demo does), each answering every API request after delay, without callbacks, until
-// SIGTERM/SIGINT (the --warehouse-sim mode).
+// runWarehouseSim serves the three warehouse SIMULATORS on addr until SIGTERM/SIGINT (the
+// --warehouse-sim mode).
 func runWarehouseSim(addr string, delay time.Duration) error {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var ws []*warehousesim.Warehouse
-	for _, name := range warehouseNames {
-		w := warehousesim.New(warehousesim.Config{Name: name, Key: name + "-bench-key", Logger: log})
-		if delay > 0 {
-			if err := w.InjectFault(warehousesim.Fault{Delay: delay}); err != nil {
-				return err
-			}
-		}
-		defer w.Close()
-		ws = append(ws, w)
-	}
-	mux, err := warehousesim.NewMux(ws...)
+	h, closeSim, err := warehouseSim(delay)
 	if err != nil {
 		return err
 	}
-	// The benchmark polls GET /_bench/count: fulfillments accepted (201: a new order, a repeated
-	// Idempotency-Key answers 200) and fulfillment requests, counted as they are answered.
+	defer closeSim()
+	return serveUntilSignal(addr, h)
+}
+
+// warehouseSim returns the three warehouse SIMULATORS under /{name}/ (as cmd/demo serves them),
+// each answering every API request after delay, without callbacks, plus GET /_bench/count for
+// the benchmark's polling: fulfillments accepted (201: a new order; a repeated
+// Idempotency-Key answers 200) and fulfillment requests, counted as they are answered.
+func warehouseSim(delay time.Duration) (http.Handler, func(), error) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var ws []*warehousesim.Warehouse
+	closeAll := func() {
+		for _, w := range ws {
+			w.Close()
+		}
+	}
+	for _, name := range warehouseNames {
+		w := warehousesim.New(warehousesim.Config{Name: name, Key: name + "-bench-key", Logger: log})
+		ws = append(ws, w)
+		if delay > 0 {
+			if err := w.InjectFault(warehousesim.Fault{Delay: delay}); err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+		}
+	}
+	mux, err := warehousesim.NewMux(ws...)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
 	var created, requests atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/_bench/count" {
@@ -102,7 +118,7 @@ func runWarehouseSim(addr string, delay time.Duration) error {
 			created.Add(1)
 		}
 	})
-	return serveUntilSignal(addr, h)
+	return h, closeAll, nil
 }
 
 type statusWriter struct {
