@@ -150,7 +150,7 @@ func FromLookup(lookup func(string) string) (*Config, error) {
 	}
 	c.Port = intVar("PORT", 7071, 1)
 	c.DispatchMaxAttempts = intVar("DISPATCH_MAX_ATTEMPTS", 8, 1)
-	c.WorkerConcurrency = intVar("WORKER_CONCURRENCY", 8, 1)
+	c.WorkerConcurrency = intVar("WORKER_CONCURRENCY", 16, 1)
 	c.MaxInFlight = intVar("MAX_IN_FLIGHT_REQUESTS", 256, 1)
 	c.MaxBodyBytes = int64(intVar("MAX_BODY_BYTES", 10<<20, 1024))
 	c.RetryBaseDelay = durVar("RETRY_BASE_DELAY", 2*time.Second)

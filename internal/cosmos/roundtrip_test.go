@@ -167,12 +167,13 @@ func TestRoundTripsPerWebhookAndDispatch(t *testing.T) {
 			return err
 		}
 	}
-	measure("webhook orders/create (new order, queued)", 4, intake(order.TopicOrdersCreate, "w-1", paid, orderflow.Recorded))
+	measure("webhook orders/create (new order, queued)", 2, intake(order.TopicOrdersCreate, "w-1", paid, orderflow.Recorded))
 	jobs := q.take()
 	if len(jobs) != 1 || jobs[0].Kind != order.JobDispatch {
 		t.Fatalf("queued %+v, want one dispatch job", jobs)
 	}
-	measure("webhook orders/create (duplicate delivery)", 1, intake(order.TopicOrdersCreate, "w-1", paid, orderflow.Duplicate))
+	measure("webhook orders/create (duplicate delivery)", 2, // create attempted first (409), then read
+		intake(order.TopicOrdersCreate, "w-1", paid, orderflow.Duplicate))
 	measure("webhook orders/paid (update, nothing queued)", 2, intake(order.TopicOrdersPaid, "w-2", paid, orderflow.Recorded))
 	measure("webhook inventory_levels/update (receipt)", 1, intake("inventory_levels/update", "w-3",
 		[]byte(`{"inventory_item_id":271878346596884015,"location_id":24826418,"available":6}`), orderflow.Recorded))

@@ -97,8 +97,13 @@ func (s *Service) intakeOrder(ctx context.Context, d order.Delivery, body []byte
 	res := IntakeResult{OrderID: snap.OrderID, RecordID: id}
 	pol := s.policy()
 	for try := 0; ; try++ {
-		o, err := s.Store.Get(ctx, id)
-		if errors.Is(err, order.ErrNotFound) {
+		var o *order.Order
+		var err error
+		if try == 0 && d.Topic == order.TopicOrdersCreate {
+			// Most orders/create deliveries are the order's first: try to create the record
+			// without reading it first; an existing one makes Save conflict, and we read it.
+			o = &order.Order{}
+		} else if o, err = s.Store.Get(ctx, id); errors.Is(err, order.ErrNotFound) {
 			o, err = &order.Order{}, nil
 		}
 		if err != nil {

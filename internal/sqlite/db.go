@@ -37,14 +37,16 @@ type Options struct {
 
 // DB is the embedded database. It implements order.Store and order.Queue.
 type DB struct {
-	path   string
-	w      *sql.DB // the single writer connection
-	r      *sql.DB // readers
-	opts   Options
-	writes chan *writeReq
-	notify chan struct{} // wakes the worker when jobs are queued
-	done   chan struct{}
-	wg     sync.WaitGroup
+	path     string
+	w        *sql.DB // the single writer connection
+	r        *sql.DB // readers
+	opts     Options
+	writes   chan *writeReq
+	notify   chan struct{}        // wakes the worker when jobs are queued
+	stmts    map[string]*sql.Stmt // the writer's prepared statements, by SQL text
+	getOrder *sql.Stmt            // the order read, on the reader pool
+	done     chan struct{}
+	wg       sync.WaitGroup
 
 	mu        sync.RWMutex // held for reading while queuing a write; Close takes it for writing
 	isClosed  bool
@@ -102,6 +104,11 @@ func Open(path string, opts Options) (*DB, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := db.prepare(ctx); err != nil {
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -247,19 +254,19 @@ func (db *DB) commit(batch []*writeReq) {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		if _, err := db.exec(ctx, tx, sqlSavepoint); err != nil {
 			results[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
 		if err := r.fn(tx); err != nil {
 			results[i] = err
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
+			if _, rerr := db.exec(ctx, tx, sqlRollbackTo); rerr != nil {
 				tx.Rollback()
 				fail(fmt.Errorf("rollback to savepoint: %w (after %v)", rerr, err))
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+		if _, err := db.exec(ctx, tx, sqlReleaseSavepnt); err != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("release savepoint: %w", err))
 			return
@@ -292,6 +299,10 @@ func (db *DB) Close() error {
 		close(db.closed)
 		db.mu.Unlock()
 		db.wg.Wait()
+		for _, st := range db.stmts {
+			st.Close()
+		}
+		db.getOrder.Close()
 		_, _ = db.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		err = errors.Join(db.r.Close(), db.w.Close())
 	})

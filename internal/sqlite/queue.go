@@ -19,7 +19,7 @@ func (db *DB) Enqueue(ctx context.Context, jobs ...order.Job) error {
 		return nil
 	}
 	now := db.opts.Now()
-	if err := db.write(ctx, func(tx *sql.Tx) error { return insertJobs(ctx, tx, jobs, now, now) }); err != nil {
+	if err := db.write(ctx, func(tx *sql.Tx) error { return db.insertJobs(ctx, tx, jobs, now, now) }); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	db.wake()
@@ -29,14 +29,14 @@ func (db *DB) Enqueue(ctx context.Context, jobs ...order.Job) error {
 // Schedule queues j to run at the given time.
 func (db *DB) Schedule(ctx context.Context, j order.Job, at time.Time) error {
 	now := db.opts.Now()
-	if err := db.write(ctx, func(tx *sql.Tx) error { return insertJobs(ctx, tx, []order.Job{j}, at, now) }); err != nil {
+	if err := db.write(ctx, func(tx *sql.Tx) error { return db.insertJobs(ctx, tx, []order.Job{j}, at, now) }); err != nil {
 		return fmt.Errorf("schedule %s: %w", j.ID, err)
 	}
 	db.wake()
 	return nil
 }
 
-func insertJobs(ctx context.Context, tx *sql.Tx, jobs []order.Job, runAt, now time.Time) error {
+func (db *DB) insertJobs(ctx context.Context, tx *sql.Tx, jobs []order.Job, runAt, now time.Time) error {
 	for _, j := range jobs {
 		body, err := json.Marshal(j)
 		if err != nil {
@@ -46,8 +46,7 @@ func insertJobs(ctx context.Context, tx *sql.Tx, jobs []order.Job, runAt, now ti
 		if j.Priority == order.PriorityHigh {
 			prio = 1
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, kind, order_id, warehouse, priority, body, state, run_at, attempt, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		if _, err := db.exec(ctx, tx, sqlInsertJob,
 			j.ID, string(j.Kind), j.Order, j.Warehouse, prio, body, ms(runAt), j.Attempt, ms(now), ms(now)); err != nil {
 			return fmt.Errorf("insert job %s: %w", j.ID, err)
 		}
@@ -114,7 +113,7 @@ func (db *DB) Lease(ctx context.Context, n int, ttl time.Duration, skip []string
 func (db *DB) Complete(ctx context.Context, id string) error {
 	now := db.opts.Now()
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "UPDATE jobs SET state = 'done', lease_until = 0, updated_at = ? WHERE id = ?", ms(now), id)
+		_, err := db.exec(ctx, tx, sqlCompleteJob, ms(now), id)
 		return err
 	})
 	if err != nil {

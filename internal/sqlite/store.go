@@ -18,7 +18,7 @@ var _ order.Store = (*DB)(nil)
 
 // Get reads one order record.
 func (db *DB) Get(ctx context.Context, id string) (*order.Order, error) {
-	row := db.r.QueryRowContext(ctx, "SELECT version, doc FROM orders WHERE id = ?", id)
+	row := db.getOrder.QueryRowContext(ctx, id)
 	o, err := scanOrder(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("order %s: %w", id, order.ErrNotFound)
@@ -120,8 +120,7 @@ func (db *DB) Save(ctx context.Context, o *order.Order) error {
 	flags := []any{boolInt(len(o.Outbox) > 0 && !db.opts.LocalQueue), boolInt(len(o.DeadLetters) > 0), boolInt(o.Attention != "")}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		if o.Version == 0 {
-			_, err := tx.ExecContext(ctx, `INSERT INTO orders (id, shop, order_id, status, version, has_outbox, has_dead, attention, modified, doc)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			_, err := db.exec(ctx, tx, sqlInsertOrder,
 				append([]any{o.ID, o.Shop, o.OrderID, string(o.Status), next}, append(flags, ms(now), doc)...)...)
 			if isConstraint(err) {
 				return order.ErrConflict
@@ -130,8 +129,7 @@ func (db *DB) Save(ctx context.Context, o *order.Order) error {
 				return err
 			}
 		} else {
-			res, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, version = ?, has_outbox = ?, has_dead = ?, attention = ?, modified = ?, doc = ?
-				WHERE id = ? AND version = ?`,
+			res, err := db.exec(ctx, tx, sqlUpdateOrder,
 				append([]any{string(o.Status), next}, append(flags, ms(now), doc, o.ID, o.Version)...)...)
 			if err != nil {
 				return err
@@ -141,7 +139,7 @@ func (db *DB) Save(ctx context.Context, o *order.Order) error {
 			}
 		}
 		if db.opts.LocalQueue {
-			return insertJobs(ctx, tx, outbox, now, now)
+			return db.insertJobs(ctx, tx, outbox, now, now)
 		}
 		return nil
 	})

@@ -133,13 +133,10 @@ func decode(body []byte, v any) error {
 	if len(b) == 0 || b[0] != '{' {
 		return ErrNotJSON
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
+	// json.Unmarshal rejects trailing data itself; no field decodes into an interface, so
+	// numbers never pass through float64.
+	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotJSON, err)
-	}
-	if d.More() {
-		return fmt.Errorf("%w: trailing data after the object", ErrNotJSON)
 	}
 	return nil
 }
