@@ -53,7 +53,7 @@ func main() {
 		addr        = flag.String("addr", "127.0.0.1:0", "internal: listen address of --baseline-server / --warehouse-sim")
 		delay       = flag.Duration("delay", 0, "internal: --warehouse-sim answer delay")
 		only        = flag.String("only", "intake,fixed,startup,dispatch", "sections to run (comma-separated)")
-		concurrency = flag.String("worker-concurrency", "8,64", "WORKER_CONCURRENCY values for the dispatch test")
+		concurrency = flag.String("worker-concurrency", "16,64", "WORKER_CONCURRENCY values for the dispatch test")
 	)
 	flag.StringVar(&cfg.handler, "handler", "bin/handler", "the handler binary")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured time of each load run")

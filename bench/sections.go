@@ -207,7 +207,7 @@ func (b *bench) intake(ctx context.Context) error {
 		onStart: func() { _ = getJSON(ctx, wh.base+"/_bench/count", &done0) },
 		onEnd:   func() { _ = getJSON(ctx, wh.base+"/_bench/count", &done1) },
 	}
-	r, err := b.saturate(ctx, c, "handler serve", "FULL, worker on (8)", b.pl.small, sm)
+	r, err := b.saturate(ctx, c, "handler serve", "FULL, worker on (default 16)", b.pl.small, sm)
 	wh.stop()
 	if err != nil {
 		return err
