@@ -225,3 +225,41 @@ func TestReclaimLeases(t *testing.T) {
 		t.Fatalf("after reclaim: %v", got)
 	}
 }
+
+func TestQueueContract(t *testing.T) {
+	ordertest.RunQueueContract(t, func(t *testing.T) ordertest.QueueHarness {
+		db := open(t, Options{LocalQueue: true})
+		return ordertest.QueueHarness{
+			Queue: db,
+			Take: func(t *testing.T) []order.Job {
+				js, err := db.Lease(context.Background(), 100, time.Minute, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, j := range js {
+					if err := db.Complete(context.Background(), j.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return js
+			},
+			Scheduled: func(t *testing.T) map[string]time.Time {
+				rows, err := db.r.Query("SELECT id, run_at FROM jobs WHERE state = 'ready'")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				out := map[string]time.Time{}
+				for rows.Next() {
+					var id string
+					var at int64
+					if err := rows.Scan(&id, &at); err != nil {
+						t.Fatal(err)
+					}
+					out[id] = time.UnixMilli(at)
+				}
+				return out
+			},
+		}
+	})
+}
