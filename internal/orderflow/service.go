@@ -104,7 +104,7 @@ func (s *Service) Backoff(n int) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-// errRetryUpdate is returned by an update function to stop without saving.
+// errNoChange is returned by an update function to stop without saving.
 var errNoChange = errors.New("no change")
 
 // update reads the record, applies fn and saves, retrying on write conflicts; jobs fn returns go
