@@ -77,7 +77,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	srv := &httpapi.Server{Service: a.service, Verifier: verifier, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Deadline: cfg.WebhookDeadline, MaxInFlight: cfg.MaxInFlight}
 	var root http.Handler
-	root = srv.Handler(functionRoutes(a, srv, func() http.Handler { return root }))
+	if cfg.FunctionsMode() {
+		// The invocation routes carry no authentication of their own: only the Functions host,
+		// on 127.0.0.1, may reach them. Standalone never serves them.
+		root = srv.Handler(functionRoutes(a, srv, func() http.Handler { return root }))
+	} else {
+		root = srv.Handler()
+	}
 	hs := &http.Server{
 		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,6 +1,7 @@
 package flowtest_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -220,6 +221,16 @@ func TestLifecycleScenarios(t *testing.T) {
 						t.Fatal("the warehouse fulfillment is not cancelled")
 					}
 				}}},
+		{name: "a cancel job for an order that is not cancelled does nothing",
+			noCallback: true,
+			steps: []step{deliver("orders/create", "w1"), waitStatus(order.StatusDispatched),
+				step{name: "forged cancel job", do: func(t *testing.T, h *flowtest.Harness, s *state) {
+					o := h.Order(sid)
+					if err := h.DB.Enqueue(context.Background(), order.NewCancelJob(o, time.Now())); err != nil {
+						t.Fatal(err)
+					}
+				}}, waitIdle()},
+			want: want{status: order.StatusDispatched, dispatches: 1, requests: 1, cancels: 0}},
 		{name: "cancel after shipping is flagged for the operator",
 			steps: []step{deliver("orders/create", "w1"), waitStatus(order.StatusFulfilled), deliver("orders/cancelled", "w2", cancelAt(5)), waitIdle()},
 			want:  want{status: order.StatusFulfilled, attention: "cancelled after shipping", dispatches: 1, requests: 1, cancels: 0, fulfillments: 1}},

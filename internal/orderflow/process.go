@@ -111,6 +111,11 @@ func (s *Service) dispatch(ctx context.Context, o *order.Order, j order.Job) ord
 }
 
 func (s *Service) cancel(ctx context.Context, o *order.Order, j order.Job) order.Outcome {
+	if o.Status != order.StatusCancelled {
+		// Only the record decides: a cancel job for an order that is not cancelled (forged, or
+		// stale) does nothing.
+		return order.Outcome{Kind: order.OutcomeDone, Reason: "not cancelled at the warehouse: order is " + string(o.Status)}
+	}
 	if o.WarehouseFulfillmentID == "" {
 		return order.Outcome{Kind: order.OutcomeDone, Reason: "nothing to cancel at the warehouse"}
 	}
