@@ -26,7 +26,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.withDeadline(r)
 	defer cancel()
 	rep := s.Callback(ctx, bearer(r), buf.Bytes(), invocationID(r))
-	writeJSON(w, rep.Status, rep.Body)
+	writeReply(w, rep)
 }
 
 // Callback authenticates a warehouse by its bearer key and records the shipment it reports.
@@ -40,6 +40,11 @@ func (s *Server) Callback(ctx context.Context, key string, body []byte, invocati
 		log.Warn("callback rejected: no warehouse key matches")
 		return Reply{http.StatusUnauthorized, errorBody("unknown or missing warehouse key (Authorization: Bearer <key>)")}
 	}
+	release, ok := s.work(ctx)
+	if !ok {
+		return Reply{http.StatusServiceUnavailable, errorBody("overloaded, retry later")}
+	}
+	defer release()
 	cb, err := DecodeCallback(body)
 	if err != nil {
 		log.Warn("callback rejected: bad body", "warehouse", wh, "error", err)

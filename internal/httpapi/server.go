@@ -43,13 +43,19 @@ type Server struct {
 	MaxBodyBytes int64
 	// Deadline bounds each webhook's processing, well under Shopify's 5 s (default 4 s).
 	Deadline time.Duration
-	// MaxInFlight bounds concurrent requests; beyond it requests wait briefly, then get 503.
+	// MaxInFlight bounds the authenticated requests being processed at once; beyond it a
+	// request waits briefly, then gets 503. Requests still sending their body (not yet
+	// authenticated) have their own, larger bound (4 × MaxInFlight), so slow or unsigned
+	// senders cannot take the slots of Shopify's deliveries.
 	MaxInFlight int
 	// QueueWait is how long a request may wait for a slot before it is shed (default 1 s).
 	QueueWait time.Duration
 
-	ready atomic.Bool
-	slots chan struct{}
+	ready       atomic.Bool
+	slots       chan struct{} // authenticated work
+	readers     chan struct{} // requests reading their body
+	lastShedLog atomic.Int64
+	shedCount   atomic.Int64
 }
 
 // SetReady switches the readiness probe.
@@ -75,6 +81,7 @@ func (s *Server) Handler(extra ...func(chi.Router)) http.Handler {
 		s.Log = slog.Default()
 	}
 	s.slots = make(chan struct{}, s.MaxInFlight)
+	s.readers = make(chan struct{}, 4*s.MaxInFlight)
 	r := chi.NewRouter()
 	r.Get("/", s.readiness)
 	r.Get("/api/health", s.readiness)
@@ -107,33 +114,60 @@ func (s *Server) readiness(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// shed bounds concurrent work: a request that cannot get a slot within QueueWait is answered
-// 503 with Retry-After, which Shopify retries, instead of a late answer Shopify counts as a
-// failure while we still process it (a duplicate in the making).
+// shed bounds the requests being read: one that cannot get a reader slot within QueueWait is
+// answered 503 with Retry-After, which Shopify retries, instead of a late answer Shopify counts
+// as a failure while we still process it (a duplicate in the making).
 func (s *Server) shed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The deadline runs from here: the time spent waiting for a slot is part of it.
 		r = r.WithContext(context.WithValue(r.Context(), arrivalKey{}, time.Now()))
-		select {
-		case s.slots <- struct{}{}:
-		default:
-			t := time.NewTimer(s.QueueWait)
-			select {
-			case s.slots <- struct{}{}:
-				t.Stop()
-			case <-t.C:
-				w.Header().Set("Retry-After", "1")
-				writeJSON(w, http.StatusServiceUnavailable, errorBody("overloaded, retry later"))
-				s.Log.Warn("request shed", "path", r.URL.Path)
-				return
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+		if !s.acquire(r.Context(), s.readers) {
+			s.overloaded(w, r)
+			return
 		}
-		defer func() { <-s.slots }()
+		defer func() { <-s.readers }()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// work takes a processing slot for an authenticated request; ok is false when none came free
+// within QueueWait (answer 503).
+func (s *Server) work(ctx context.Context) (release func(), ok bool) {
+	if !s.acquire(ctx, s.slots) {
+		return nil, false
+	}
+	return func() { <-s.slots }, true
+}
+
+func (s *Server) acquire(ctx context.Context, sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.QueueWait)
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// overloaded answers 503 + Retry-After and logs it at most once a second (with a count), so an
+// overload does not also flood the logs.
+func (s *Server) overloaded(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusServiceUnavailable, errorBody("overloaded, retry later"))
+	n := s.shedCount.Add(1)
+	now := time.Now().UnixNano()
+	if last := s.lastShedLog.Load(); now-last >= int64(time.Second) && s.lastShedLog.CompareAndSwap(last, now) {
+		s.shedCount.Add(-n)
+		s.Log.Warn("requests shed: overloaded", "path", r.URL.Path, "shed_since_last_log", n)
+	}
 }
 
 // readBody reads the whole body up to the limit; ok is false when it answered already.

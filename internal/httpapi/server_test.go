@@ -47,3 +47,27 @@ func TestSlowBodyDoesNotHoldASlot(t *testing.T) {
 		t.Fatalf("next request: %d", r.StatusCode)
 	}
 }
+
+// TestSlowSenderDoesNotTakeWorkSlots: a client stalling in its body holds a reader slot, not one
+// of the MaxInFlight processing slots that authenticated deliveries need.
+func TestSlowSenderDoesNotTakeWorkSlots(t *testing.T) {
+	s := &Server{Deadline: 3 * time.Second, MaxInFlight: 1, QueueWait: 50 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/order-created HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+	time.Sleep(100 * time.Millisecond) // the stalled request is now reading its body
+	r, err := http.Post(srv.URL+"/api/order-created", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a request next to a stalled sender got %d, want 401 (it was shed)", r.StatusCode)
+	}
+}

@@ -17,6 +17,14 @@ type Reply struct {
 	Body   any
 }
 
+// writeReply writes a Reply; a 503 says when to retry.
+func writeReply(w http.ResponseWriter, rep Reply) {
+	if rep.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, rep.Status, rep.Body)
+}
+
 func (s *Server) webhookHandler(name, topic string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, ok := s.readBody(w, r)
@@ -26,7 +34,7 @@ func (s *Server) webhookHandler(name, topic string) http.HandlerFunc {
 		ctx, cancel := s.withDeadline(r)
 		defer cancel()
 		rep := s.Webhook(ctx, name, topic, r.Header, body, invocationID(r))
-		writeJSON(w, rep.Status, rep.Body)
+		writeReply(w, rep)
 	}
 }
 
@@ -61,6 +69,12 @@ func (s *Server) Webhook(ctx context.Context, function, routeTopic string, h htt
 	if hd.APIVersion == "" {
 		log.Debug("no API version header")
 	}
+	release, ok := s.work(ctx)
+	if !ok {
+		log.Warn("webhook shed: overloaded; Shopify will retry")
+		return Reply{http.StatusServiceUnavailable, errorBody("overloaded, retry later")}
+	}
+	defer release()
 	d := order.Delivery{Topic: topic, Shop: hd.ShopDomain, WebhookID: hd.WebhookID, EventID: hd.EventID,
 		APIVersion: hd.APIVersion, TriggeredAt: hd.TriggeredAt}
 	res, err := s.Service.Intake(ctx, d, body)
