@@ -38,7 +38,8 @@ type app struct {
 
 // wiring options: what a command needs.
 type needs struct {
-	shopify bool // fail when Shopify is not configured
+	shopify  bool // fail when Shopify is not configured
+	existing bool // the embedded database must exist already (operator commands: a mistyped DATA_DIR must not show an empty log)
 }
 
 func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, n needs) (*app, error) {
@@ -69,6 +70,9 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, n needs
 		a.store = st
 		a.closers = append(a.closers, st.Close)
 	default:
+		if _, err := os.Stat(cfg.DatabasePath()); n.existing && err != nil {
+			return nil, fmt.Errorf("DATA_DIR=%s: no database at %s (is DATA_DIR right?)", cfg.DataDir, cfg.DatabasePath())
+		}
 		db, err := sqlite.Open(cfg.DatabasePath(), sqlite.Options{Synchronous: cfg.SQLiteSynchronous, LocalQueue: !cfg.UsesServiceBus()})
 		if err != nil {
 			return nil, fmt.Errorf("DATA_DIR: %w", err)

@@ -24,7 +24,7 @@ commands:
   serve                          run the service (default; Functions custom handler when
                                  FUNCTIONS_CUSTOMHANDLER_PORT is set, standalone otherwise)
   sync-inventory                 run one inventory sync now and print its report
-  orders list [--status S] [--attention] [--json]
+  orders list [--status S] [--attention] [--limit N] [--json]
                                  list order records (S: received, held, queued, dispatched,
                                  shipped, fulfilled, cancelled, dead-lettered, nothing-to-ship)
   orders show <id> [--json]      one order: state, route, events, dispatch attempts, shipments

@@ -33,7 +33,7 @@ func ordersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 		if *status != "" && !order.Status(*status).Valid() {
 			return usageError{fmt.Sprintf("orders list: unknown status %q", *status)}
 		}
-		a, err := buildApp(ctx, cfg, log, needs{})
+		a, err := buildApp(ctx, cfg, log, needs{existing: true})
 		if err != nil {
 			return err
 		}
@@ -46,6 +46,9 @@ func ordersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 			return writeJSON(out, os)
 		}
 		printOrders(out, os)
+		if len(os) == *limit {
+			fmt.Fprintf(out, "(the first %d; there may be more: --limit N)\n", *limit)
+		}
 		return nil
 	case "show":
 		fs := newFlags("orders show")
@@ -57,7 +60,7 @@ func ordersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 		if len(pos) != 1 {
 			return usageError{"orders show: want one order id"}
 		}
-		a, err := buildApp(ctx, cfg, log, needs{})
+		a, err := buildApp(ctx, cfg, log, needs{existing: true})
 		if err != nil {
 			return err
 		}
@@ -67,7 +70,9 @@ func ordersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 			return err
 		}
 		if *asJSON {
-			return writeJSON(out, o)
+			e := json.NewEncoder(out)
+			e.SetIndent("", "  ")
+			return e.Encode(o)
 		}
 		printOrder(out, o)
 		return nil
@@ -109,7 +114,7 @@ func deadLettersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, a
 		if err := fs.Parse(args[1:]); err != nil {
 			return usageError{"dead-letters list: " + err.Error()}
 		}
-		a, err := buildApp(ctx, cfg, log, needs{})
+		a, err := buildApp(ctx, cfg, log, needs{existing: true})
 		if err != nil {
 			return err
 		}
@@ -140,7 +145,7 @@ func deadLettersCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, a
 		if *all == (len(pos) == 1) || len(pos) > 1 {
 			return usageError{"dead-letters replay: want an order id or --all"}
 		}
-		a, err := buildApp(ctx, cfg, log, needs{})
+		a, err := buildApp(ctx, cfg, log, needs{existing: true})
 		if err != nil {
 			return err
 		}
@@ -170,7 +175,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, ar
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{"quarantine list: " + err.Error()}
 	}
-	a, err := buildApp(ctx, cfg, log, needs{})
+	a, err := buildApp(ctx, cfg, log, needs{existing: true})
 	if err != nil {
 		return err
 	}
@@ -224,7 +229,11 @@ func registerWebhooks(ctx context.Context, cfg *config.Config, log *slog.Logger,
 	return nil
 }
 
-func writeJSON(out io.Writer, v any) error {
+// writeJSON prints v as indented JSON; an empty list prints [] (not null).
+func writeJSON[T any](out io.Writer, v []T) error {
+	if v == nil {
+		v = []T{}
+	}
 	e := json.NewEncoder(out)
 	e.SetIndent("", "  ")
 	return e.Encode(v)

@@ -157,6 +157,9 @@ func FromLookup(lookup func(string) string) (*Config, error) {
 	c.RetryMaxDelay = durVar("RETRY_MAX_DELAY", 10*time.Minute)
 	c.WebhookDeadline = durVar("WEBHOOK_DEADLINE", 4*time.Second)
 	c.WarehouseTimeout = durVar("WAREHOUSE_TIMEOUT", 15*time.Second)
+	if c.RetryBaseDelay > c.RetryMaxDelay {
+		errs = append(errs, fmt.Errorf("RETRY_BASE_DELAY=%s is longer than RETRY_MAX_DELAY=%s", c.RetryBaseDelay, c.RetryMaxDelay))
+	}
 	if c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT=%d: out of range", c.Port))
 	}

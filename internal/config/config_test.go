@@ -92,3 +92,10 @@ func TestLogAttrsHaveNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryDelaysOrdered(t *testing.T) {
+	_, err := FromLookup(lookup(map[string]string{"RETRY_BASE_DELAY": "1h", "RETRY_MAX_DELAY": "1m"}))
+	if err == nil || !strings.Contains(err.Error(), "RETRY_BASE_DELAY=1h0m0s is longer than RETRY_MAX_DELAY") {
+		t.Fatalf("err = %v", err)
+	}
+}

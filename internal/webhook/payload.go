@@ -27,7 +27,7 @@ func DecodeOrder(body []byte) (*order.Snapshot, error) {
 	if err := decode(body, &p); err != nil {
 		return nil, err
 	}
-	if !isDigits(string(p.ID)) || strings.Trim(string(p.ID), "0") == "" {
+	if !isDigits(string(p.ID)) || strings.HasPrefix(string(p.ID), "0") {
 		return nil, ErrNoOrderID
 	}
 	s := &order.Snapshot{
@@ -54,9 +54,13 @@ func DecodeOrder(body []byte) (*order.Snapshot, error) {
 	}
 	for _, li := range p.LineItems {
 		q := int(li.Quantity)
+		if q < 0 {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("line %s: negative quantity %d ignored", li.ID, q))
+			q = 0
+		}
 		fq := q
 		if li.FulfillableQuantity != nil {
-			fq = int(*li.FulfillableQuantity)
+			fq = max(int(*li.FulfillableQuantity), 0)
 		}
 		name := string(li.Name)
 		if name == "" {

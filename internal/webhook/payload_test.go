@@ -154,6 +154,7 @@ func TestDecodeUnusable(t *testing.T) {
 		{"trailing data", `{"id":1} {"id":2}`, ErrNotJSON},
 		{"no id", `{"name":"#1"}`, ErrNoOrderID},
 		{"zero id", `{"id":0}`, ErrNoOrderID},
+		{"leading zero", `{"id":"0820982911946154508"}`, ErrNoOrderID},
 		{"negative id", `{"id":-5}`, ErrNoOrderID},
 		{"float id", `{"id":8.2e17}`, ErrNoOrderID},
 		{"name instead of id", `{"id":"#1001"}`, ErrNoOrderID},
