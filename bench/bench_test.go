@@ -21,13 +21,14 @@ import (
 	"github.com/shipwell/orderflow/internal/order"
 	"github.com/shipwell/orderflow/internal/orderflow"
 	"github.com/shipwell/orderflow/internal/routing"
+	"github.com/shipwell/orderflow/internal/sourcetree"
 	"github.com/shipwell/orderflow/internal/sqlite"
 	"github.com/shipwell/orderflow/internal/webhook"
 )
 
 func testPayloads(tb testing.TB) *payloads {
 	tb.Helper()
-	root, err := repoRoot()
+	root, err := sourcetree.Root()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shipwell/orderflow/internal/sourcetree"
 )
 
 // config is the command line.
@@ -110,7 +112,7 @@ type bench struct {
 func run(cfg config, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root, err := repoRoot()
+	root, err := sourcetree.Root()
 	if err != nil {
 		return err
 	}

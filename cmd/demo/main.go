@@ -23,6 +23,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shipwell/orderflow/internal/sourcetree"
+
 	"github.com/shipwell/orderflow/internal/order"
 	"github.com/shipwell/orderflow/internal/shopifysim"
 	"github.com/shipwell/orderflow/internal/warehousesim"
@@ -82,7 +84,7 @@ func main() {
 func run(handlerBin string, timeout time.Duration, keep bool) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Second)
 	defer cancel()
-	root, err := repoRoot()
+	root, err := sourcetree.Root()
 	if err != nil {
 		return 1, err
 	}
@@ -449,21 +451,4 @@ func waitReady(ctx context.Context, base string) error {
 		time.Sleep(25 * time.Millisecond)
 	}
 	return errors.New("handler did not become ready within 15 s")
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run the demo from inside the repository (go.mod not found)")
-		}
-		dir = parent
-	}
 }

@@ -10,25 +10,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/shipwell/orderflow/internal/sourcetree"
 )
 
 // RepoRoot returns the repository root (the directory holding go.mod).
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Dir(file)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
+	root, err := sourcetree.Root()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return root
 }
 
 // Fixture returns a webhook payload from testdata/shopify/webhooks, byte for byte.

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shipwell/orderflow/internal/sourcetree"
+
 	"github.com/shipwell/orderflow/internal/flowtest"
 	"github.com/shipwell/orderflow/internal/functions/hostsim"
 	"github.com/shipwell/orderflow/internal/order"
@@ -85,7 +87,7 @@ func TestMain(m *testing.M) {
 // setUp builds the handler and the envelope app copy once, then runs the tests.
 func setUp(m *testing.M) (int, error) {
 	var err error
-	if repo, err = repoRoot(); err != nil {
+	if repo, err = sourcetree.Root(); err != nil {
 		return 0, err
 	}
 	tmp, err := os.MkdirTemp("", "functionsapp-")
@@ -331,24 +333,6 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
-}
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func tailText(s string, n int) string {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shipwell/orderflow/internal/sourcetree"
 )
 
 // pinnedPackageVersion is the @vercel/cosmosdb-server version server.js is written against.
@@ -28,27 +30,9 @@ const (
 // (and only when COSMOS_TEST_OPTIONAL=1).
 var errNodeMissing = errors.New("node (Node.js >= 20) is not on PATH; the Cosmos DB simulator in tools/cosmos-server needs it")
 
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // serverDir returns tools/cosmos-server of this repository.
 func serverDir() (string, error) {
-	root, err := repoRoot()
+	root, err := sourcetree.Root()
 	if err != nil {
 		return "", err
 	}
