@@ -177,10 +177,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 		return nil, false
 	}
 	// A client that sends its body slowly must not hold a slot past the webhook's deadline.
-	ctx, cancel := s.withDeadline(r)
-	dl, _ := ctx.Deadline()
-	cancel()
-	_ = http.NewResponseController(w).SetReadDeadline(dl)
+	_ = http.NewResponseController(w).SetReadDeadline(s.deadline(r))
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + 1)
@@ -227,13 +224,18 @@ func bearer(r *http.Request) string {
 // arrivalKey marks in a request's context when the request reached the load shedder.
 type arrivalKey struct{}
 
-// withDeadline bounds a handler's work: Deadline from the request's arrival, so that the wait
-// for a slot and the body read count against it (a request that waited cannot then take a full
+// deadline is when a request's answer is due: Deadline after its arrival, so that the wait for
+// a slot and the body read count against it (a request that waited cannot then take a full
 // Deadline more and answer after Shopify gave up).
-func (s *Server) withDeadline(r *http.Request) (context.Context, context.CancelFunc) {
+func (s *Server) deadline(r *http.Request) time.Time {
 	start, ok := r.Context().Value(arrivalKey{}).(time.Time)
 	if !ok {
 		start = time.Now()
 	}
-	return context.WithDeadline(r.Context(), start.Add(s.Deadline))
+	return start.Add(s.Deadline)
+}
+
+// withDeadline bounds a handler's work by the request's deadline.
+func (s *Server) withDeadline(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(r.Context(), s.deadline(r))
 }

@@ -325,12 +325,3 @@ func (o *Order) Replay(jobID string, now time.Time) int {
 	}
 	return n
 }
-
-// OpenShippable reports the shippable quantity per SKU.
-func (o *Order) OpenShippable() map[string]int {
-	m := map[string]int{}
-	for _, l := range o.Lines {
-		m[l.SKU] += l.FulfillableQuantity
-	}
-	return m
-}

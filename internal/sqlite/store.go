@@ -117,11 +117,12 @@ func (db *DB) Save(ctx context.Context, o *order.Order) error {
 	}
 	now := db.opts.Now()
 	next := o.Version + 1
-	flags := []any{boolInt(len(o.Outbox) > 0 && !db.opts.LocalQueue), boolInt(len(o.DeadLetters) > 0), boolInt(o.Attention != "")}
+	hasOutbox := boolInt(len(o.Outbox) > 0 && !db.opts.LocalQueue)
+	hasDead, attention := boolInt(len(o.DeadLetters) > 0), boolInt(o.Attention != "")
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		if o.Version == 0 {
 			_, err := db.exec(ctx, tx, sqlInsertOrder,
-				append([]any{o.ID, o.Shop, o.OrderID, string(o.Status), next}, append(flags, ms(now), doc)...)...)
+				o.ID, o.Shop, o.OrderID, string(o.Status), next, hasOutbox, hasDead, attention, ms(now), doc)
 			if isConstraint(err) {
 				return order.ErrConflict
 			}
@@ -130,7 +131,7 @@ func (db *DB) Save(ctx context.Context, o *order.Order) error {
 			}
 		} else {
 			res, err := db.exec(ctx, tx, sqlUpdateOrder,
-				append([]any{string(o.Status), next}, append(flags, ms(now), doc, o.ID, o.Version)...)...)
+				string(o.Status), next, hasOutbox, hasDead, attention, ms(now), doc, o.ID, o.Version)
 			if err != nil {
 				return err
 			}
